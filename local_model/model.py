@@ -1,0 +1,222 @@
+"""RWKV-7 "Goose" (x070) in plain PyTorch, top to bottom like the paper:
+time mix, channel mix, block, model, head.
+
+Parameter names equal the keys of the official BlinkDL checkpoints, so loading
+needs no renaming. Shapes in comments: B batch, T tokens, C width, H heads,
+N head size (C = H * N), V vocabulary.
+
+Both entry points run the same modules: `forward_sequence` feeds a whole prompt
+(every matmul over all T tokens at once, the WKV recurrence through
+`local_model.ops.wkv7`), `forward_step` feeds one token per sequence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from local_model.checkpoint import load_checkpoint
+from local_model.config import RWKV7Config
+from local_model.ops import wkv7
+from local_model.state import LayerState, RecurrentState
+
+# The decay of each channel lies in (exp(-e^-0.5), 1): log decay = -e^-0.5 * sigmoid(.).
+EXP_MINUS_HALF = 0.606531
+# Group norm epsilon: 1e-5 per channel of a 64-wide head, as the model was trained.
+GROUP_NORM_EPS = 64e-5
+
+
+def token_shift(x: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+    """The previous token's vector for each position: (B, T, C), from x (B, T, C)
+    and the last vector of the previous call `last` (B, C)."""
+    if x.shape[1] == 1:
+        return last.unsqueeze(1)
+    return torch.cat((last.unsqueeze(1), x[:, :-1]), dim=1)
+
+
+class TimeMix(nn.Module):
+    """Mixes information across tokens through the WKV-7 state (the "attention")."""
+
+    def __init__(self, config: RWKV7Config, layer_id: int):
+        super().__init__()
+        self.layer_id = layer_id
+        self.n_head, self.head_size = config.n_head, config.head_size
+        C = config.n_embd
+
+        def vector() -> nn.Parameter:
+            return nn.Parameter(torch.empty(C))
+
+        # How much of the previous token each projection sees (token shift).
+        self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g = (vector() for _ in range(6))
+        # Data-dependent decay w, in-context learning rate a, value residual v,
+        # gate g: each a bias plus a low-rank function of the token.
+        self.w0, self.w1, self.w2 = vector(), nn.Parameter(torch.empty(C, config.decay_lora)), nn.Parameter(torch.empty(config.decay_lora, C))
+        self.a0, self.a1, self.a2 = vector(), nn.Parameter(torch.empty(C, config.iclr_lora)), nn.Parameter(torch.empty(config.iclr_lora, C))
+        if layer_id > 0:
+            self.v0, self.v1, self.v2 = vector(), nn.Parameter(torch.empty(C, config.value_lora)), nn.Parameter(torch.empty(config.value_lora, C))
+        self.g1, self.g2 = nn.Parameter(torch.empty(C, config.gate_lora)), nn.Parameter(torch.empty(config.gate_lora, C))
+        self.k_k = vector()  # scales the key before it is normalised into the removal key kk
+        self.k_a = vector()  # how much the learning rate also scales the key written
+        self.r_k = nn.Parameter(torch.empty(self.n_head, self.head_size))  # bonus for the current token
+        self.receptance = nn.Linear(C, C, bias=False)
+        self.key = nn.Linear(C, C, bias=False)
+        self.value = nn.Linear(C, C, bias=False)
+        self.output = nn.Linear(C, C, bias=False)
+        self.ln_x = nn.GroupNorm(self.n_head, C, eps=GROUP_NORM_EPS)
+
+    def forward(
+        self, x: torch.Tensor, last_x: torch.Tensor, v_first: torch.Tensor | None, wkv_state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x: (B, T, C) normalised input; last_x: (B, C); v_first: (B, T, C) layer 0's
+        values (None in layer 0); wkv_state: (B, H, N, N) fp32.
+
+        Returns the output (B, T, C), the new token shift (B, C), v_first and the new WKV state.
+        """
+        B, T, C = x.shape
+        H, N = self.n_head, self.head_size
+        delta = token_shift(x, last_x) - x
+        xr, xw, xk = x + delta * self.x_r, x + delta * self.x_w, x + delta * self.x_k
+        xv, xa, xg = x + delta * self.x_v, x + delta * self.x_a, x + delta * self.x_g
+
+        r = self.receptance(xr)
+        k = self.key(xk)
+        v = self.value(xv)
+        log_decay = -EXP_MINUS_HALF * torch.sigmoid((self.w0 + torch.tanh(xw @ self.w1) @ self.w2).float())
+        iclr = torch.sigmoid(self.a0 + (xa @ self.a1) @ self.a2)  # in-context learning rate, (B, T, C)
+        gate = torch.sigmoid(xg @ self.g1) @ self.g2
+
+        # The delta rule removes from the state what it holds under the unit key kk,
+        # then writes v under k (scaled by the learning rate where k_a says so).
+        kk = F.normalize((k * self.k_k).view(B, T, H, N), dim=-1, p=2.0)
+        k = k * (1 + (iclr - 1) * self.k_a)
+        if self.layer_id == 0:
+            v_first = v
+        else:  # value residual: every layer may pull its values towards layer 0's
+            v = v + (v_first - v) * torch.sigmoid(self.v0 + (xv @ self.v1) @ self.v2)
+
+        heads = (B, T, H, N)
+        o, wkv_state = wkv7(
+            r.view(heads), log_decay.view(heads), k.view(heads), v.view(heads),
+            -kk, kk * iclr.view(heads), wkv_state,
+        )
+        o = F.group_norm(o.to(x.dtype).reshape(B * T, C), H, self.ln_x.weight, self.ln_x.bias, GROUP_NORM_EPS)
+        o = o.view(B, T, C)
+        bonus = (r * k * self.r_k.view(C)).view(heads).sum(dim=-1, keepdim=True) * v.view(heads)
+        return self.output((o + bonus.view(B, T, C)) * gate), x[:, -1], v_first, wkv_state
+
+
+class ChannelMix(nn.Module):
+    """The feed-forward part: a squared-ReLU MLP on a token-shifted input."""
+
+    def __init__(self, config: RWKV7Config):
+        super().__init__()
+        self.x_k = nn.Parameter(torch.empty(config.n_embd))
+        self.key = nn.Linear(config.n_embd, config.ffn_dim, bias=False)
+        self.value = nn.Linear(config.ffn_dim, config.n_embd, bias=False)
+
+    def forward(self, x: torch.Tensor, last_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, T, C), last_x: (B, C) -> output (B, T, C), new token shift (B, C)."""
+        mixed = x + (token_shift(x, last_x) - x) * self.x_k
+        return self.value(torch.relu(self.key(mixed)) ** 2), x[:, -1]
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: x += TimeMix(ln1 x); x += ChannelMix(ln2 x)."""
+
+    def __init__(self, config: RWKV7Config, layer_id: int):
+        super().__init__()
+        self.layer_id = layer_id
+        if layer_id == 0:
+            self.ln0 = nn.LayerNorm(config.n_embd)  # normalises the embedding
+        self.ln1 = nn.LayerNorm(config.n_embd)
+        self.ln2 = nn.LayerNorm(config.n_embd)
+        self.att = TimeMix(config, layer_id)
+        self.ffn = ChannelMix(config)
+
+    def forward(
+        self, x: torch.Tensor, state: LayerState, v_first: torch.Tensor | None
+    ) -> tuple[torch.Tensor, LayerState, torch.Tensor]:
+        """x: (B, T, C) -> (B, T, C), this layer's new state, v_first (B, T, C)."""
+        if self.layer_id == 0:
+            x = self.ln0(x)
+        mixed, att_shift, v_first, wkv = self.att(self.ln1(x), state.att_shift, v_first, state.wkv)
+        x = x + mixed
+        mixed, ffn_shift = self.ffn(self.ln2(x), state.ffn_shift)
+        return x + mixed, LayerState(att_shift, ffn_shift, wkv), v_first
+
+
+class RWKV7(nn.Module):
+    """The whole model: embedding, blocks, final norm and the vocabulary head."""
+
+    def __init__(self, config: RWKV7Config):
+        super().__init__()
+        self.config = config
+        self.emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
+        self.ln_out = nn.LayerNorm(config.n_embd)
+        self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.head.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.head.weight.dtype
+
+    def zero_state(self, batch: int = 1) -> RecurrentState:
+        c = self.config
+        return RecurrentState.zeros(c.n_layer, c.n_embd, c.n_head, c.head_size, batch=batch,
+                                    dtype=self.dtype, device=self.device)
+
+    @torch.inference_mode()
+    def forward_sequence(
+        self, tokens: torch.Tensor, state: RecurrentState | None = None, *, all_logits: bool = False
+    ) -> tuple[torch.Tensor, RecurrentState]:
+        """Prefill: feed tokens (B, T) after `state` (zeros if None).
+
+        Returns fp32 logits (B, V) for the last token, or (B, T, V) with
+        `all_logits`, and the state after the last token.
+        """
+        if state is None:
+            state = self.zero_state(tokens.shape[0])
+        x = self.emb(tokens.to(self.device))
+        v_first = None
+        new_layers = []
+        for block, layer_state in zip(self.blocks, state.layers):
+            x, layer_state, v_first = block(x, layer_state, v_first)
+            new_layers.append(layer_state)
+        if not all_logits:
+            x = x[:, -1]  # the head is the largest matmul: only pay it where needed
+        return self.head(self.ln_out(x)).float(), RecurrentState(tuple(new_layers))
+
+    def forward_step(self, tokens: torch.Tensor, state: RecurrentState | None = None) -> tuple[torch.Tensor, RecurrentState]:
+        """Decode: feed one token per sequence, tokens (B,). Returns logits (B, V) fp32 and the new state."""
+        return self.forward_sequence(tokens.view(-1, 1), state)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+    ) -> "RWKV7":
+        """Load an official x070 `.pth` file (checked key by key) onto `device` in `dtype`."""
+        config, weights = load_checkpoint(path)
+        return cls.from_weights(config, weights, device=device, dtype=dtype)
+
+    @classmethod
+    def from_weights(
+        cls, config: RWKV7Config, weights: dict[str, torch.Tensor], *,
+        device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+    ) -> "RWKV7":
+        with torch.device("meta"):
+            model = cls(config)
+        targets = dict(model.named_parameters())
+        # Official files store mixing vectors as (1, 1, C): reshape to our (C,).
+        converted = {
+            name: weights[name].reshape(param.shape).to(device=device, dtype=dtype).contiguous()
+            for name, param in targets.items()
+        }
+        model.load_state_dict(converted, strict=True, assign=True)
+        return model.requires_grad_(False).eval()
