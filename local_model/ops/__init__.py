@@ -1,6 +1,9 @@
-"""The one place that picks a WKV-7 implementation for each call.
+"""The one place the model calls WKV-7 through; it picks an implementation per call.
 
-The model only ever calls `wkv7`; faster kernels plug in here.
+`select_wkv7` (the kernels' dispatch) chooses Triton on CUDA. Where it falls
+back to the naive loop on CPU for a multi-token call, the chunked torch form
+runs instead: same result, batched matmuls instead of a loop per token.
+RECURRENTGPT_KERNELS=naive still forces the reference everywhere.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from local_model.ops.wkv7.chunk_torch import wkv7_chunk_torch
+from local_model.ops.wkv7.dispatch import kernels_setting, select_wkv7
 from local_model.ops.wkv7.naive import wkv7_naive
 
 
@@ -27,12 +31,12 @@ def wkv7(
         state: (B, H, N, N) fp32 or None for zeros; never modified in place.
 
     Returns:
-        o: (B, T, H, N) fp32 and the new state (B, H, N, N) fp32.
+        o: (B, T, H, N) and the new state (B, H, N, N) fp32.
     """
-    if r.shape[1] > 1 and r.device.type == "cpu":
-        # A chunked form turns the per-token loop into batched matmuls.
-        return wkv7_chunk_torch(r, w, k, v, a, b, state)
-    return wkv7_naive(r, w, k, v, a, b, state)
+    impl = select_wkv7(r)
+    if impl is wkv7_naive and r.device.type == "cpu" and r.shape[1] > 1 and kernels_setting() != "naive":
+        impl = wkv7_chunk_torch
+    return impl(r, w, k, v, a, b, state)
 
 
 __all__ = ["wkv7"]
