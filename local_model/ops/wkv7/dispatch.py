@@ -44,6 +44,29 @@ def kernels_setting() -> str:
     return value
 
 
+def wkv7_choice(
+    device_type: str,
+    tokens: int,
+    *,
+    setting: str | None = None,
+    triton_ok: bool | None = None,
+) -> str:
+    """Name the implementation for a call: "chunk", "fused_recurrent" or "naive".
+
+    Args:
+        device_type: where the inputs live ("cuda", "cpu", ...).
+        tokens: T, the number of tokens in the call.
+        setting: "auto" or "naive"; None reads RECURRENTGPT_KERNELS.
+        triton_ok: whether triton imports; None finds out.
+    """
+    setting = kernels_setting() if setting is None else setting
+    if setting == "naive" or device_type != "cuda":
+        return "naive"
+    if not (triton_available() if triton_ok is None else triton_ok):
+        return "naive"
+    return "chunk" if tokens >= CHUNK_MIN_TOKENS else "fused_recurrent"
+
+
 def select_wkv7(r: torch.Tensor) -> Callable:
     """Return the WKV-7 function to run for inputs shaped and placed like `r`.
 
@@ -55,12 +78,13 @@ def select_wkv7(r: torch.Tensor) -> Callable:
         (B, H, N, N) fp32): `wkv7_chunk`, `wkv7_fused_recurrent` or `wkv7_naive`.
         The Triton ones are inference only (backward raises).
     """
-    if kernels_setting() == "naive" or r.device.type != "cuda" or not triton_available():
-        return wkv7_naive
-    if r.shape[1] >= CHUNK_MIN_TOKENS:
+    choice = wkv7_choice(r.device.type, r.shape[1])
+    if choice == "chunk":
         from local_model.ops.wkv7.chunk import wkv7_chunk
 
         return wkv7_chunk
-    from local_model.ops.wkv7.fused_recurrent import wkv7_fused_recurrent
+    if choice == "fused_recurrent":
+        from local_model.ops.wkv7.fused_recurrent import wkv7_fused_recurrent
 
-    return wkv7_fused_recurrent
+        return wkv7_fused_recurrent
+    return wkv7_naive
