@@ -1,0 +1,182 @@
+"""Streaming generation with a cache of states keyed by token prefix.
+
+RecurrentGPT sends the same instructions (and often the same outline) at every
+step; a recurrent model's state after them is a fixed-size object, so we keep
+it and only run the tokens that changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import torch
+
+from local_model.model import RWKV7
+from local_model.sampler import Sampler, SamplingOptions, StopMatcher
+from local_model.state import RecurrentState
+from local_model.tokenizer import END_OF_TEXT, WorldTokenizer
+
+
+class GenerationCancelled(Exception):
+    """The caller's cancel event was set during generation."""
+
+
+@dataclass
+class Cursor:
+    """Where a generation stands: the state after every token fed so far and
+    the logits (V,) for the next one."""
+
+    state: RecurrentState
+    logits: torch.Tensor
+    tokens: list[int] = field(default_factory=list)  # every token fed, prompt included
+    unfed_text: str = ""  # text already emitted whose token the model has not seen yet
+
+
+@dataclass
+class CacheStats:
+    prompt_tokens: int = 0  # tokens of prompts asked for
+    computed_tokens: int = 0  # tokens actually run through the model
+    reused_tokens: int = 0  # tokens whose state came from the cache
+
+
+class PrefixCache:
+    """LRU map from a token prefix to (state, next-token logits), bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 512 * 2**20):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[int, ...], tuple[RecurrentState, torch.Tensor]] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def longest_prefix(self, tokens: Sequence[int]) -> tuple[int, RecurrentState, torch.Tensor] | None:
+        """The longest cached prefix of `tokens`: (its length, state, logits), or None."""
+        for length in sorted({len(k) for k in self._entries}, reverse=True):
+            if length <= len(tokens):
+                key = tuple(tokens[:length])
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    state, logits = self._entries[key]
+                    return length, state, logits
+        return None
+
+    def put(self, tokens: Sequence[int], state: RecurrentState, logits: torch.Tensor) -> None:
+        key = tuple(tokens)
+        if not key or key in self._entries:
+            return
+        size = state.nbytes() + logits.numel() * logits.element_size()
+        if size > self.max_bytes:
+            return
+        self._entries[key] = (state, logits)
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, (old_state, old_logits) = self._entries.popitem(last=False)
+            self._bytes -= old_state.nbytes() + old_logits.numel() * old_logits.element_size()
+
+
+class Engine:
+    """Runs a model and tokenizer: prefill with the prefix cache, then stream tokens."""
+
+    def __init__(self, model: RWKV7, tokenizer: WorldTokenizer, *, cache: PrefixCache | None = None,
+                 prefill_chunk: int = 1024):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.cache = cache if cache is not None else PrefixCache()
+        self.prefill_chunk = prefill_chunk  # bounds activation memory on long prompts
+        self.stats = CacheStats()
+        self.lock = threading.Lock()  # one generation at a time per model
+
+    def run(self, cursor: Cursor | None, tokens: Sequence[int]) -> Cursor:
+        """Feed `tokens` after `cursor` (from the empty state if None), without the cache."""
+        if not tokens:
+            if cursor is None:
+                raise ValueError("nothing to run: no cursor and no tokens")
+            return cursor
+        state = cursor.state if cursor else None
+        logits = None
+        for start in range(0, len(tokens), self.prefill_chunk):
+            piece = torch.tensor([list(tokens[start : start + self.prefill_chunk])], dtype=torch.long)
+            logits, state = self.model.forward_sequence(piece, state)
+        self.stats.computed_tokens += len(tokens)
+        return Cursor(state, logits[0], (cursor.tokens if cursor else []) + list(tokens))
+
+    def prefill(self, tokens: Sequence[int], *, save_at: Sequence[int] = ()) -> Cursor:
+        """Start from the state of `tokens`, reusing the longest cached prefix.
+
+        `save_at` lists prefix lengths worth caching (the ends of the fixed
+        parts of a prompt); the full prompt is always cached.
+        """
+        tokens = list(tokens)
+        self.stats.prompt_tokens += len(tokens)
+        hit = self.cache.longest_prefix(tokens)
+        cursor = None
+        if hit:
+            length, state, logits = hit
+            cursor = Cursor(state, logits, tokens[:length])
+            self.stats.reused_tokens += length
+        marks = sorted({m for m in save_at if len(cursor.tokens if cursor else []) < m < len(tokens)} | {len(tokens)})
+        for mark in marks:
+            done = len(cursor.tokens) if cursor else 0
+            cursor = self.run(cursor, tokens[done:mark])
+            self.cache.put(cursor.tokens, cursor.state, cursor.logits)
+        return cursor
+
+    def feed_text(self, cursor: Cursor, text: str) -> Cursor:
+        """Feed text the caller writes itself (a section label), after any text
+        the model produced but has not read yet."""
+        return self.run(cursor, self.tokenizer.encode(cursor.unfed_text + text)) if (cursor.unfed_text + text) else cursor
+
+    def stream(
+        self,
+        cursor: Cursor,
+        options: SamplingOptions,
+        *,
+        cancel: threading.Event | None = None,
+        allowed: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
+    ) -> Iterator[str]:
+        """Yield text pieces sampled after `cursor` until a stop string, the end
+        of text token or `options.max_tokens`. `cursor` is updated in place so
+        the caller can continue from it. `allowed(text_so_far, logits)` may
+        return a bool mask (V,) of tokens allowed next.
+        """
+        sampler = Sampler(options, self.model.config.vocab_size)
+        decoder = self.tokenizer.stream_decoder()
+        stops = StopMatcher(options.stop)
+        emitted, fed_text = "", ""
+        for _ in range(options.max_tokens):
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled()
+            mask = (lambda logits: allowed(emitted, logits)) if allowed else None
+            token = sampler.sample(cursor.logits, mask)
+            if token == END_OF_TEXT:
+                break
+            piece = stops.feed(decoder.feed(token))
+            if piece:
+                emitted += piece
+                yield piece
+            if stops.stopped:
+                break
+            logits, state = self.model.forward_step(torch.tensor([token]), cursor.state)
+            self.stats.computed_tokens += 1
+            cursor.state, cursor.logits = state, logits[0]
+            cursor.tokens.append(token)
+            fed_text += self.tokenizer.id_to_bytes.get(token, b"").decode("utf-8", errors="replace")
+        if not stops.stopped:  # the end of text or the token cap: let out what was held back
+            tail = stops.feed(decoder.flush())
+            if not stops.stopped:
+                tail += stops.flush()
+            if tail:
+                emitted += tail
+                yield tail
+        # Text out that the model has not read (the stopping token's text before the stop).
+        cursor.unfed_text = emitted[len(fed_text):] if emitted.startswith(fed_text) else ""
+
+    def generate(self, prompt: str, options: SamplingOptions, *, cancel: threading.Event | None = None) -> Iterator[str]:
+        """Prefill `prompt` (through the cache) and stream the continuation."""
+        with self.lock:
+            cursor = self.prefill(self.tokenizer.encode(prompt))
+            yield from self.stream(cursor, options, cancel=cancel)
