@@ -136,12 +136,12 @@ class Engine:
         options: SamplingOptions,
         *,
         cancel: threading.Event | None = None,
-        allowed: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
+        allowed: Callable[[str, torch.Tensor], torch.Tensor | None] | None = None,
     ) -> Iterator[str]:
         """Yield text pieces sampled after `cursor` until a stop string, the end
         of text token or `options.max_tokens`. `cursor` is updated in place so
         the caller can continue from it. `allowed(text_so_far, logits)` may
-        return a bool mask (V,) of tokens allowed next.
+        return a bool mask (V,) of the tokens allowed next (None: all).
         """
         sampler = Sampler(options, self.model.config.vocab_size)
         decoder = self.tokenizer.stream_decoder()

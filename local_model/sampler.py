@@ -49,11 +49,13 @@ class Sampler:
         return logits
 
     def sample(self, logits: torch.Tensor, allowed: Callable[[torch.Tensor], torch.Tensor] | None = None) -> int:
-        """Pick one id from logits (V,). `allowed` may mask logits (return a bool (V,))."""
+        """Pick one id from logits (V,). `allowed(logits)` may return a bool (V,) mask of
+        the tokens allowed, or None for all."""
         o = self.options
         logits = self.penalised(logits)
-        if allowed is not None:
-            logits = logits.masked_fill(~allowed(logits), float("-inf"))
+        mask = allowed(logits) if allowed is not None else None
+        if mask is not None:
+            logits = logits.masked_fill(~mask, float("-inf"))
         if o.temperature <= 0:
             token = int(torch.argmax(logits))
         else:

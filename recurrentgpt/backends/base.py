@@ -58,3 +58,8 @@ class Backend(ABC):
     def describe(self) -> str:
         """A short human name for logs and the step record (never a secret)."""
         return self.name
+
+
+# Sent through `on_text` when a backend retries after part of a reply had
+# already streamed: the listener should forget what it received so far.
+RESTART = "\x00restart"
