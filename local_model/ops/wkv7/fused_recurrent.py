@@ -21,7 +21,9 @@ import triton.language as tl
 from local_model.ops.wkv7.inference_only import inference_only
 
 
-@triton.jit
+# T is not specialised: one compiled kernel serves every length (and a CUDA
+# graph captured after a warm-up at another length never triggers a compile).
+@triton.jit(do_not_specialize=["T"])
 def _wkv7_fused_recurrent_kernel(
     r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr,  # (B, T, H, N), any float dtype
     s0_ptr,  # (B, H, N, N) fp32, read only when HAS_INITIAL_STATE
