@@ -90,3 +90,26 @@ def test_kernel_refuses_mismatched_shapes(kernel):
     r, w, k, v, a, b = rwkv7_inputs(1, 3, 2, 16)
     with pytest.raises(ValueError, match="v has shape"):
         KERNELS[kernel](r, w, k, v[:, :2], a, b)
+
+
+@pytest.mark.parametrize("steepest", [-0.61, -2.0, -5.0])
+def test_chunk_stays_accurate_down_to_its_steepest_supported_decay(steepest):
+    # The chunk kernel splits e^{g_t - g_s} into e^{g_t} e^{-g_s}; a whole
+    # chunk at the steepest decay is where that split would overflow first.
+    r, w, k, v, a, b = rwkv7_inputs(1, 130, 2, 16, seed=5)
+    w = steepest * torch.rand(w.shape, generator=torch.Generator().manual_seed(6)).to(w.device)
+    w[:, 32:48] = steepest
+    ref_o, ref_s = wkv7_naive(r, w, k, v, a, b)
+    o, s = wkv7_chunk(r, w, k, v, a, b)
+    assert relative_rms(ref_o, o) < 2e-3
+    assert relative_rms(ref_s, s) < 2e-3
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_head_size_that_is_not_a_power_of_two(kernel):
+    inputs = rwkv7_inputs(2, 70, 2, 48, seed=4)
+    state = initial_state(2, 2, 48)
+    ref_o, ref_s = wkv7_naive(*inputs, state)
+    o, s = KERNELS[kernel](*inputs, state)
+    assert relative_rms(ref_o, o) < 2e-3
+    assert relative_rms(ref_s, s) < 2e-3
