@@ -33,6 +33,7 @@ class Cursor:
     logits: torch.Tensor
     tokens: list[int] = field(default_factory=list)  # every token fed, prompt included
     unfed_text: str = ""  # text already emitted whose token the model has not seen yet
+    sampled: int = 0  # tokens generated from this cursor and its predecessors
 
 
 @dataclass
@@ -102,7 +103,8 @@ class Engine:
             piece = torch.tensor([list(tokens[start : start + self.prefill_chunk])], dtype=torch.long)
             logits, state = self.model.forward_sequence(piece, state)
         self.stats.computed_tokens += len(tokens)
-        return Cursor(state, logits[0], (cursor.tokens if cursor else []) + list(tokens))
+        return Cursor(state, logits[0], (cursor.tokens if cursor else []) + list(tokens),
+                      sampled=cursor.sampled if cursor else 0)
 
     def prefill(self, tokens: Sequence[int], *, save_at: Sequence[int] = ()) -> Cursor:
         """Start from the state of `tokens`, reusing the longest cached prefix.
@@ -152,6 +154,7 @@ class Engine:
                 raise GenerationCancelled()
             mask = (lambda logits: allowed(emitted, logits)) if allowed else None
             token = sampler.sample(cursor.logits, mask)
+            cursor.sampled += 1
             if token == END_OF_TEXT:
                 break
             piece = stops.feed(decoder.feed(token))
@@ -180,3 +183,63 @@ class Engine:
         with self.lock:
             cursor = self.prefill(self.tokenizer.encode(prompt))
             yield from self.stream(cursor, options, cancel=cancel)
+
+
+def visible_start_mask(tokenizer: WorldTokenizer, vocab_size: int) -> torch.Tensor:
+    """Bool (V,): tokens that can open a section, i.e. that print something
+    besides whitespace and hold no newline (so the section cannot end empty)."""
+    mask = torch.zeros(vocab_size, dtype=torch.bool)
+    for token_id, raw in tokenizer.id_to_bytes.items():
+        if token_id < vocab_size and raw.strip() and b"\n" not in raw and b"\r" not in raw:
+            mask[token_id] = True
+    return mask
+
+
+@dataclass(frozen=True)
+class Section:
+    """One labelled part of a structured answer and its own token cap."""
+
+    label: str
+    max_tokens: int
+
+
+def write_sections(
+    engine: Engine,
+    cursor: Cursor,
+    sections: Sequence[Section],
+    options: SamplingOptions,
+    *,
+    on_text: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[str, int]:
+    """Write "Label:" for each section ourselves and let the model fill it.
+
+    A section ends at the end of its line (a newline, so also a blank line),
+    at the end-of-text token or at its token cap; its first token must be
+    visible text. So every label appears once, at the start of a line, followed
+    by non-empty text on the same line, whatever the model (a tiny random one
+    included). Returns the whole text (also streamed piece by piece to
+    `on_text`) and the number of tokens the model generated.
+    """
+    start_mask = visible_start_mask(engine.tokenizer, engine.model.config.vocab_size)
+
+    def allowed(text_so_far: str, logits: torch.Tensor) -> torch.Tensor | None:
+        return None if text_so_far.strip() else start_mask
+
+    parts: list[str] = []
+
+    def emit(piece: str) -> None:
+        parts.append(piece)
+        if on_text:
+            on_text(piece)
+
+    for i, section in enumerate(sections):
+        header = f"{section.label}:" if i == 0 else f"\n\n{section.label}:"
+        emit(header)
+        # After "Assistant:" the model expects a space before the first word.
+        cursor = engine.feed_text(cursor, (" " if i == 0 else "") + header)
+        section_options = SamplingOptions(**{**options.__dict__, "max_tokens": section.max_tokens,
+                                             "stop": tuple(options.stop) + ("\n",)})
+        for piece in engine.stream(cursor, section_options, cancel=cancel, allowed=allowed):
+            emit(piece)
+    return "".join(parts), cursor.sampled
