@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("story")
     export.add_argument("--format", default="md", choices=["md", "txt", "epub"])
     export.add_argument("-o", "--output", type=Path)
+    export.add_argument("--author", help="the author named in an EPUB (default: $RECURRENTGPT_AUTHOR)")
 
     ui = commands.add_parser("ui", help="the writing studio in the browser")
     ui.add_argument("--host", default="127.0.0.1")

@@ -105,7 +105,7 @@ def cmd_export(args) -> int:
     from recurrentgpt.export import export_novel
 
     novel = _library().open(args.story)
-    data = export_novel(novel, args.format)
+    data = export_novel(novel, args.format, author=getattr(args, "author", None))
     if args.output is None:
         if args.format == "epub":
             raise RecurrentGPTError("An EPUB is binary: give a file with -o FILE.")
@@ -133,7 +133,14 @@ def cmd_play(args) -> int:
 
 
 def cmd_import(args) -> int:
-    raise RecurrentGPTError("Importing a story folder is not available in this version yet.")
+    from recurrentgpt.importer import import_folder
+
+    library = _library()
+    novel = import_folder(library, args.folder)
+    head = novel.head
+    print(f"Imported {head.title!r}: {head.paragraph_count} paragraphs from {args.folder}.", file=sys.stderr)
+    print(novel.id)
+    return 0
 
 
 def cmd_ui(args) -> int:

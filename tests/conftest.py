@@ -15,6 +15,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def pytest_report_header(config) -> str:
+    """Say which database the storage ran on: SQLite by default, PostgreSQL in CI's second run."""
+    url = os.environ.get("RECURRENTGPT_TEST_DATABASE_URL")
+    if not url:
+        return "database: SQLite (a file in each test's data home)"
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    return f"database: PostgreSQL at {shown} (a fresh database per test)"
+
+
 @pytest.fixture(scope="session")
 def embedder():
     from memory.embedder import shared_embedder
