@@ -144,7 +144,7 @@ def _wkv7_chunk_kernel(
     tl.store(sT_ptr + s_offs, S, mask=mask_s)
 
 
-def _forward(r, w, k, v, a, b, state):
+def _forward(r, w, k, v, a, b, state=None):
     """Triton forward; see `wkv7_chunk` for shapes."""
     check_wkv7_inputs(r, w, k, v, a, b, state)
     B, T, H, N = r.shape

@@ -88,7 +88,7 @@ def check_wkv7_inputs(r, w, k, v, a, b, state) -> None:
         raise ValueError(f"state has shape {tuple(state.shape)}, expected {(B, H, N, N)}")
 
 
-def _forward(r, w, k, v, a, b, state):
+def _forward(r, w, k, v, a, b, state=None):
     """Triton forward; see `wkv7_fused_recurrent` for shapes."""
     check_wkv7_inputs(r, w, k, v, a, b, state)
     B, T, H, N = r.shape

@@ -7,14 +7,15 @@ get no gradient for r, w, k, v, a, b and no error, which is worse than a crash.
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import torch
 
 BACKWARD_MESSAGE = (
     "{name} is an inference-only Triton kernel and has no backward pass; "
-    "use local_model.ops.wkv7.wkv7_naive (or run under torch.no_grad()) "
-    "when gradients are needed"
+    "use its naive twin (e.g. local_model.ops.wkv7.wkv7_naive) or run under "
+    "torch.no_grad() when gradients are needed"
 )
 
 
@@ -27,7 +28,8 @@ def inference_only(name: str, forward: Callable) -> Callable:
 
     Args:
         name: the public name of the kernel, quoted in the error message.
-        forward: (r, w, k, v, a, b, state) -> (o, final_state), all tensors.
+        forward: any function of tensors (and None / plain values) returning
+            a tensor or a tuple of tensors, e.g. (r, w, k, v, a, b, state) -> (o, state).
 
     Returns:
         A function with the same signature; when any input requires grad its
@@ -36,18 +38,24 @@ def inference_only(name: str, forward: Callable) -> Callable:
 
     class _Op(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, r, w, k, v, a, b, state):  # noqa: D401 - autograd hook
-            return forward(r, w, k, v, a, b, state)
+        def forward(ctx, *args):  # noqa: D401 - autograd hook
+            return forward(*args)
 
         @staticmethod
-        def backward(ctx, grad_o, grad_state):
+        def backward(ctx, *grads):
             raise InferenceOnlyError(BACKWARD_MESSAGE.format(name=name))
 
-    def run(r, w, k, v, a, b, state=None):
-        tensors = (r, w, k, v, a, b) + (() if state is None else (state,))
-        if torch.is_grad_enabled() and any(x.requires_grad for x in tensors):
-            return _Op.apply(r, w, k, v, a, b, state)
-        return forward(r, w, k, v, a, b, state)
+    signature = inspect.signature(forward)
+
+    def run(*args, **kwargs):
+        # autograd.Function.apply takes positional arguments only.
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        args = bound.args
+        needs_grad = any(isinstance(x, torch.Tensor) and x.requires_grad for x in args)
+        if torch.is_grad_enabled() and needs_grad:
+            return _Op.apply(*args)
+        return forward(*args)
 
     run.__name__ = name
     run.__qualname__ = name
