@@ -1,8 +1,9 @@
 """The one place the model calls WKV-7 through; it picks an implementation per call.
 
 `select_wkv7` (the kernels' dispatch) chooses Triton on CUDA. Where it falls
-back to the naive loop on CPU for a multi-token call, the chunked torch form
-runs instead: same result, batched matmuls instead of a loop per token.
+back to the naive loop on CPU, torch twins with the same result run instead:
+the chunked form for a prompt (batched matmuls instead of a loop per token),
+the matmul recurrence for one decode token (einsum is slow on CPU).
 RECURRENTGPT_KERNELS=naive still forces the reference everywhere.
 """
 
@@ -13,6 +14,7 @@ import torch
 from local_model.ops.wkv7.chunk_torch import wkv7_chunk_torch
 from local_model.ops.wkv7.dispatch import kernels_setting, select_wkv7
 from local_model.ops.wkv7.naive import wkv7_naive
+from local_model.ops.wkv7.recurrent_torch import wkv7_recurrent_torch
 
 
 def wkv7(
@@ -34,8 +36,8 @@ def wkv7(
         o: (B, T, H, N) and the new state (B, H, N, N) fp32.
     """
     impl = select_wkv7(r)
-    if impl is wkv7_naive and r.device.type == "cpu" and r.shape[1] > 1 and kernels_setting() != "naive":
-        impl = wkv7_chunk_torch
+    if impl is wkv7_naive and r.device.type == "cpu" and kernels_setting() != "naive":
+        impl = wkv7_chunk_torch if r.shape[1] > 1 else wkv7_recurrent_torch
     return impl(r, w, k, v, a, b, state)
 
 

@@ -1,0 +1,120 @@
+"""CPU decode and prefill speed of our RWKV-7 against the `rwkv` package, and
+the prefix cache's saving per RecurrentGPT-like step.
+
+    python bench/local_decode.py            # 0.1B-shaped random model (12 x 768, vocab 65536)
+    python bench/local_decode.py --tiny     # seconds; what the smoke test runs
+
+Both implementations load the same random checkpoint in fp32 and run with the
+same thread count in the same process.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The rwkv package reads these at import time.
+os.environ.update(RWKV_V7_ON="1", RWKV_JIT_ON="1", RWKV_CUDA_ON="0")
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from local_model.checkpoint import write_random_checkpoint  # noqa: E402
+from local_model.engine import Engine, PrefixCache  # noqa: E402
+from local_model.model import RWKV7  # noqa: E402
+from local_model.tokenizer import WorldTokenizer  # noqa: E402
+
+PRIDE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pride_and_prejudice.txt"
+
+
+def timed(fn, repeat: int = 1) -> float:
+    fn()  # warm-up (allocations, TorchScript profiling)
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+def ours(path: Path, tokens: list[int], decode_tokens: int) -> tuple[float, float]:
+    model = RWKV7.from_checkpoint(path)
+    prompt = torch.tensor([tokens])
+
+    def decode():
+        state = model.zero_state()
+        for t in tokens[:decode_tokens]:
+            _, state = model.forward_step(torch.tensor([t]), state)
+
+    return decode_tokens / timed(decode), len(tokens) / timed(lambda: model.forward_sequence(prompt))
+
+
+def reference(path: Path, tokens: list[int], decode_tokens: int) -> tuple[float, float]:
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints banners
+        from rwkv.model import RWKV
+
+        model = RWKV(str(path.with_suffix("")), strategy="cpu fp32")
+
+    def decode():
+        state = None
+        for t in tokens[:decode_tokens]:
+            _, state = model.forward([t], state)
+
+    return decode_tokens / timed(decode), len(tokens) / timed(lambda: model.forward(list(tokens), None))
+
+
+def prefix_cache_effect(path: Path, steps: int, scale: int) -> tuple[list[int], list[int]]:
+    """Prompt tokens computed per step: a fixed part (instructions and outline)
+    then a part that changes every step (memory, last paragraph, plan)."""
+    tokenizer = WorldTokenizer()
+    text = PRIDE.read_text(encoding="utf-8") if PRIDE.is_file() else "It is a truth universally acknowledged. " * 2000
+    fixed = tokenizer.encode("System: " + text[:6 * scale] + "\n\n")
+    model = RWKV7.from_checkpoint(path)
+    counts = {}
+    for label, cache in (("without", PrefixCache(max_bytes=0)), ("with", PrefixCache())):
+        engine = Engine(model, tokenizer, cache=cache)
+        per_step = []
+        for step in range(steps):
+            changing = tokenizer.encode(f"User: {text[10_000 + step * 3 * scale: 10_000 + (step + 1) * 3 * scale]}\n\nAssistant:")
+            before = engine.stats.computed_tokens
+            engine.prefill(fixed + changing, save_at=[len(fixed)])
+            per_step.append(engine.stats.computed_tokens - before)
+        counts[label] = per_step
+    return counts["without"], counts["with"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="a 2-layer model: checks the script, not the speed")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--decode-tokens", type=int, default=None)
+    parser.add_argument("--prefill-tokens", type=int, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    shape = dict(n_layer=2, n_embd=128) if args.tiny else dict(n_layer=12, n_embd=768)
+    decode_tokens = args.decode_tokens or (8 if args.tiny else 64)
+    prefill_tokens = args.prefill_tokens or (64 if args.tiny else 512)
+    tokens = torch.randint(0, 65536, (prefill_tokens,), generator=torch.Generator().manual_seed(0)).tolist()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "random-x070.pth"
+        write_random_checkpoint(path, vocab=65536, seed=0, **shape)
+        our_decode, our_prefill = ours(path, tokens, decode_tokens)
+        ref_decode, ref_prefill = reference(path, tokens, decode_tokens)
+        without, with_cache = prefix_cache_effect(path, steps=3, scale=50 if args.tiny else 250)
+
+    print(f"RWKV-7 random checkpoint {shape['n_layer']} layers x {shape['n_embd']}, vocab 65536, "
+          f"CPU fp32, {args.threads} threads, torch {torch.__version__}")
+    print(f"{'':22}{'ours tok/s':>12}{'rwkv tok/s':>12}{'ratio':>8}")
+    print(f"{f'decode ({decode_tokens} tokens)':22}{our_decode:12.1f}{ref_decode:12.1f}{our_decode / ref_decode:8.2f}")
+    print(f"{f'prefill ({prefill_tokens} tokens)':22}{our_prefill:12.1f}{ref_prefill:12.1f}{our_prefill / ref_prefill:8.2f}")
+    print("prompt tokens computed per step, without / with the prefix cache:")
+    for step, (a, b) in enumerate(zip(without, with_cache), 1):
+        print(f"  step {step}: {a:6d} / {b:6d}")
+
+
+if __name__ == "__main__":
+    main()
