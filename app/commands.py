@@ -119,6 +119,50 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_bible(args) -> int:
+    from memory.errors import MemoryFileError
+    from recurrentgpt.bible import export_file, import_file
+
+    novel = _library().open(args.story)
+    bible = novel.bible.files
+    if args.import_file:
+        entries, replaced, skipped = import_file(bible, args.import_file)
+        print(f"Imported {len(entries)} entries into {novel.id}'s bible ({replaced} replaced"
+              + (f", {skipped} disabled or empty skipped" if skipped else "") + f"): {bible.folder.path('memory/bible')}")
+        return 0
+    if args.export:
+        count = export_file(bible, args.export, world_info=args.world_info)
+        print(f"Wrote {count} entries to {args.export}.", file=sys.stderr)
+        return 0
+    if args.next:
+        instruction, _ = novel.plan_text(args.next)
+        context = novel.context(instruction)
+        for used in context.bible:
+            print(f"{used['name']}\t{used['reason']}\t{used['key'] or used['score']}\t{used['tokens']} tokens")
+        if not context.bible:
+            print("No bible entry matches the next step.", file=sys.stderr)
+        return 0
+    try:
+        if args.accept:
+            entry = bible.accept(args.accept)
+            print(f"Accepted: {bible.folder.path('memory/bible')}/{entry.name}.md")
+            return 0
+        if args.reject:
+            bible.reject(args.reject)
+            print(f"Rejected the suggestion {args.reject}.", file=sys.stderr)
+            return 0
+    except (ValueError, MemoryFileError) as error:
+        raise RecurrentGPTError(f"{error}; `recurrentgpt bible {novel.id} --suggestions` lists them.") from None
+    entries = bible.suggestions() if args.suggestions else bible.entries()
+    if not entries:
+        print("No suggestions." if args.suggestions else
+              f"The bible is empty: add files to {bible.folder.path('memory/bible')} or use --import.", file=sys.stderr)
+    for entry in entries:
+        flag = "always" if entry.always else ""
+        print(f"{entry.name}\t{', '.join(entry.keys)}\t{flag}\t{' '.join(entry.text.split())[:80]}")
+    return 0
+
+
 def cmd_list(args) -> int:
     stories = _library().stories()
     if not stories:
@@ -129,7 +173,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_play(args) -> int:
-    raise RecurrentGPTError("Interactive fiction in the terminal is not available in this version yet.")
+    from app.terminal_play import play
+
+    return play(_library(), args.story, sys.stdin, sys.stdout, sys.stderr)
 
 
 def cmd_import(args) -> int:
@@ -144,4 +190,12 @@ def cmd_import(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    raise RecurrentGPTError("The studio is not available in this version yet; use the other commands.")
+    from app.studio.server import check_exposure
+
+    # Refuse an exposed host before loading anything heavy.
+    check_exposure(args.host, args.auth)
+    from app.studio import launch
+
+    print(f"The studio is at http://{args.host}:{args.port} (Ctrl+C stops it).", file=sys.stderr)
+    launch(args.host, args.port, args.auth)
+    return 0
