@@ -174,6 +174,18 @@ class StoryStore:
             current = parents[current]
         return chain[::-1]
 
+    def step_paragraphs(self, story_id: str, step_ids: list[int]) -> list[tuple[int, int, str | None]]:
+        """(step id, paragraph number, text; None: deleted) of every paragraph
+        change made by the given steps, in commit order. Reading any branch
+        this way needs no move of the head."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Paragraph.step_id, Paragraph.number, Paragraph.text)
+                .where(Paragraph.story_id == story_id, Paragraph.step_id.in_(step_ids))
+                .order_by(Paragraph.id)
+            ).all()
+        return [tuple(r) for r in rows]
+
     # -- paragraphs of the current branch -------------------------------------
 
     def live_numbers(self, story_id: str) -> list[int]:

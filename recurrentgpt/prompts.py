@@ -33,6 +33,22 @@ _ZH_FICTION = (
     "用行动的形式表述。读者的自我描述如下；为他们塑造每个场景，绝不写入他们要求排除的内容。\n\n读者：\n{persona}"
 )
 
+# Added to the task in fiction mode: the plan is the reader's action, the
+# plans are the reader's next choices, and the persona's limits hold.
+_EN_FICTION_TASK = (
+    "\n\nThis is interactive fiction for the reader described above. Narrate in the second person (\"you\"): the "
+    "reader is the protagonist and the plan is what the reader chose to do; show what happens when they do it, and "
+    "never decide for them what they say or do next. Each plan is a choice the reader can make next: a short action "
+    "in the imperative, addressed to them (\"Open the sea door\", \"Ask the keeper about the bell\"), each leading "
+    "somewhere different. Never write, and never offer as a choice, anything the reader asked to keep out."
+)
+_ZH_FICTION_TASK = (
+    "\n\n这是为上面描述的读者写的互动小说。用第二人称（“你”）叙述：读者就是主角，计划就是读者选择去做的事；"
+    "写出他们这样做之后发生了什么，不要替他们决定接下来说什么、做什么。每个计划都是读者接下来可以做出的选择："
+    "一个简短的、对读者说的祈使句行动（如“打开海上的门”），各自通向不同的方向。"
+    "绝不写入、也绝不作为选择提供读者要求排除的任何内容。"
+)
+
 _EN_START = """Start a new novel.
 
 Premise: {premise}
@@ -174,9 +190,9 @@ _EN_REPAIR = (
 _ZH_REPAIR = "你的回答缺少这些部分：{missing}。请完整地重新回答，包含每一节，每个标签（保持英文）独占一行开头：{labels}。"
 
 _TEXTS = {
-    "en": {"system": _EN_SYSTEM, "fiction": _EN_FICTION, "start": _EN_START, "step": _EN_STEP,
+    "en": {"system": _EN_SYSTEM, "fiction": _EN_FICTION, "fiction_task": _EN_FICTION_TASK, "start": _EN_START, "step": _EN_STEP,
            "choose": _EN_CHOOSE, "repair": _EN_REPAIR, "none": "(none yet)", "title_line": "Title: {title}\n"},
-    "zh": {"system": _ZH_SYSTEM, "fiction": _ZH_FICTION, "start": _ZH_START, "step": _ZH_STEP,
+    "zh": {"system": _ZH_SYSTEM, "fiction": _ZH_FICTION, "fiction_task": _ZH_FICTION_TASK, "start": _ZH_START, "step": _ZH_STEP,
            "choose": _ZH_CHOOSE, "repair": _ZH_REPAIR, "none": "（暂无）", "title_line": "标题：{title}\n"},
 }
 LANGUAGES = tuple(_TEXTS)
@@ -194,7 +210,9 @@ def _system(lang: str, mode: str) -> str:
     return system
 
 
-def _render(lang: str, mode: str, human: str, values: dict) -> list[ChatMessage]:
+def _render(lang: str, mode: str, human: str, values: dict, *, writes_scene: bool = False) -> list[ChatMessage]:
+    if mode == "fiction" and writes_scene:
+        human += _texts(lang)["fiction_task"]
     template = ChatPromptTemplate.from_messages([("system", _system(lang, mode)), ("human", human)])
     messages = template.format_messages(**values)
     roles = {"system": "system", "human": "user", "ai": "assistant"}
@@ -207,7 +225,7 @@ def start_messages(*, premise: str, genre: str, title: str, lang: str, mode: str
     return _render(lang, mode, texts["start"], {
         "premise": premise, "genre": genre or "literary", "title_line": title_line,
         "memory_words": memory_words, "persona": persona or "-",
-    })
+    }, writes_scene=True)
 
 
 def step_messages(*, title: str, premise: str, genre: str, outline: str, short_term: str, retrieved: list[str],
@@ -218,7 +236,7 @@ def step_messages(*, title: str, premise: str, genre: str, outline: str, short_t
         "title": title, "premise": premise, "genre": genre or "literary", "outline": outline,
         "short_term": short_term or texts["none"], "retrieved": retrieved_text, "previous": previous or texts["none"],
         "plan": plan, "memory_words": memory_words, "persona": persona or "-",
-    })
+    }, writes_scene=True)
 
 
 def choose_messages(*, title: str, outline: str, short_term: str, previous: str, plans: list[str], lang: str,
