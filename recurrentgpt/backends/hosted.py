@@ -80,7 +80,7 @@ class HostedBackend(Backend):
                 # A stream that already showed text is retried too: the caller
                 # discards partial text when it sees a new attempt start.
                 if wait is None or attempt >= self.retries:
-                    raise ModelError(self._explain(error)) from None
+                    raise ModelError(self._explain(error, streamed)) from None
                 if streamed and on_text:
                     on_text(RESTART)
                 attempt += 1
@@ -105,8 +105,10 @@ class HostedBackend(Backend):
         size = 0
         usage = None
         model = self.model
+        events = 0
         with stream:
             for chunk in stream:
+                events += 1
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("Stopped; nothing was saved.")
                 if chunk.usage is not None:
@@ -120,6 +122,8 @@ class HostedBackend(Backend):
                     parts.append(piece)
                     size += len(piece)
                     forward(piece)
+        if not events:  # not a single server-sent event: the body was something else (HTML, bad JSON)
+            raise _UnreadableStream("no chat.completion.chunk events in the response body")
         return Reply("".join(parts), model, usage.prompt_tokens if usage else None,
                      usage.completion_tokens if usage else None)
 
@@ -147,7 +151,7 @@ class HostedBackend(Backend):
             return backoff
         return None
 
-    def _explain(self, error: Exception) -> str:
+    def _explain(self, error: Exception, streamed: bool = False) -> str:
         openai = self._openai
         if isinstance(error, openai.AuthenticationError):
             return f"The model at {self.base_url} refused the API key (401). Check OPENAI_API_KEY."
@@ -156,9 +160,16 @@ class HostedBackend(Backend):
         if isinstance(error, openai.APIStatusError):
             return (f"The model at {self.base_url} answered HTTP {error.status_code} after {self.retries} retries. "
                     "Try again later or check the server.")
+        if isinstance(error, openai.APIConnectionError) and streamed:
+            return (f"The connection to the model at {self.base_url} broke off in the middle of a reply, "
+                    f"also after {self.retries} retries; nothing was saved. Try again, or check the server.")
         if isinstance(error, openai.APIConnectionError):
             return f"Could not reach the model at {self.base_url}. Check OPENAI_BASE_URL and that the server is running."
         return f"The model at {self.base_url} sent a reply that could not be read ({type(error).__name__}). Try again."
+
+
+class _UnreadableStream(ValueError):
+    """The server answered a streaming request with something that is not a stream."""
 
 
 @register("openai")
