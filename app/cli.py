@@ -65,6 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="make a story from a story folder (memory files)")
     imp.add_argument("folder", type=Path)
 
+    bible = commands.add_parser("bible", help="the story bible: entries the prompt carries when the story names them")
+    bible.add_argument("story")
+    action = bible.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="list the entries (the default)")
+    action.add_argument("--import", dest="import_file", type=Path, metavar="FILE",
+                        help="add the entries of a JSON file: ours, or SillyTavern / KoboldAI World Info")
+    action.add_argument("--export", type=Path, metavar="FILE", help="write the bible as JSON")
+    action.add_argument("--next", metavar="PLAN", help="which entries the next step would use for PLAN (1, 2, 3 or text)")
+    action.add_argument("--suggestions", action="store_true", help="the model's pending entry suggestions")
+    action.add_argument("--accept", metavar="NAME", help="make a suggestion a bible entry")
+    action.add_argument("--reject", metavar="NAME", help="drop a suggestion (its name is not suggested again)")
+    bible.add_argument("--world-info", action="store_true", help="with --export: as a SillyTavern World Info file")
+
     commands.add_parser("list", help="list the stories")
     return parser
 

@@ -20,8 +20,15 @@ def _initial(conn: Connection) -> None:
     Base.metadata.create_all(conn)
 
 
+def _step_bible(conn: Connection) -> None:
+    """steps.bible: which story-bible entries a step used."""
+    conn.execute(text("ALTER TABLE steps ADD COLUMN bible JSON"))
+    conn.execute(text("UPDATE steps SET bible = '[]'"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("001_initial", _initial),
+    ("002_step_bible", _step_bible),
 ]
 
 

@@ -66,6 +66,8 @@ class Step(Base):
     raw_output: Mapped[str] = mapped_column(Text, default="")
     parsed: Mapped[dict] = mapped_column(JSON, default=dict)
     retrieved: Mapped[list] = mapped_column(JSON, default=list)
+    # The story-bible entries the step's prompt carried: [{name, reason, key, score, tokens}].
+    bible: Mapped[list] = mapped_column(JSON, default=list)
     backend: Mapped[str] = mapped_column(String(64), default="")
     model: Mapped[str] = mapped_column(String(200), default="")
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)

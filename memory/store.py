@@ -55,6 +55,7 @@ class StepRecord:
     raw_output: str = ""
     parsed: dict = field(default_factory=dict)
     retrieved: list = field(default_factory=list)
+    bible: list = field(default_factory=list)  # story-bible entries used: [{name, reason, key, score, tokens}]
     backend: str = ""
     model: str = ""
     prompt_tokens: int | None = None

@@ -44,6 +44,7 @@ class StepContext:
     messages: list[ChatMessage]
     plan: str
     retrieved: list[tuple[int, float]] = field(default_factory=list)
+    bible: list[dict] = field(default_factory=list)  # the story-bible entries used (recurrentgpt/bible.py)
 
     @property
     def prompt_text(self) -> str:

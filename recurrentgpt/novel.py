@@ -23,6 +23,7 @@ from memory.store import StepDraft, StepRecord, StoryInfo, StoryStore
 from memory.sync import MemorySync
 from recurrentgpt import prompts
 from recurrentgpt.backends.base import Backend, TextCallback
+from recurrentgpt.bible import StoryBible
 from recurrentgpt.context import (
     MAX_OUTLINE_CHARS, MAX_PASSAGE_CHARS, MAX_PLAN_CHARS, MAX_PREVIOUS_CHARS, MAX_SHORT_TERM_CHARS,
     StepContext, clip, retrieval_queries,
@@ -47,6 +48,7 @@ class Novel:
         self.folder = StoryFolder(self.settings.home, self.id)
         self.files = MemorySync(self.store, self.folder)
         self.long_term = LongTermMemory(self.store, library.embedder, self.settings.home / "index", self.id)
+        self.bible = StoryBible(self.folder, library.embedder, self.settings.home / "index", self.settings)
 
     # -- reading ---------------------------------------------------------------
 
@@ -145,14 +147,18 @@ class Novel:
         plan = clip(instruction, MAX_PLAN_CHARS)
         retrieved = self._recall(plan, short_term, head.id, exclude={last[0]} if last else set())
         passages = self.store.paragraphs(self.id, [n for n, _ in retrieved])
+        previous = clip(last[1], MAX_PREVIOUS_CHARS) if last else ""
+        # The bible files are read (and validated) here, before every step.
+        bible = self.bible.select(plan=plan, recent=previous, short_term=short_term)
         messages = prompts.step_messages(
             title=head.title, premise=clip(info.premise, 1000), genre=info.genre,
             outline=clip(head.outline, MAX_OUTLINE_CHARS), short_term=short_term,
             retrieved=[clip(passages[n], MAX_PASSAGE_CHARS) for n, _ in retrieved],
-            previous=clip(last[1], MAX_PREVIOUS_CHARS) if last else "", plan=plan,
+            previous=previous, plan=plan,
             lang=info.lang, mode=info.mode, persona=info.persona, memory_words=self.settings.short_term_words,
+            bible=bible.text,
         )
-        return StepContext(messages, plan, retrieved)
+        return StepContext(messages, plan, retrieved, bible=bible.record())
 
     def _recall(self, plan: str, short_term: str, head_id: int, exclude: set[int]) -> list[tuple[int, float]]:
         self.long_term.sync(head_id)
@@ -207,7 +213,28 @@ class Novel:
             if regenerate:
                 self._goto(head, self.refresh().version)  # back to the version the writer had
             raise
+        if self.settings.suggests_bible and not (cancel is not None and cancel.is_set()):
+            self.suggest_entry(step, backend)
         return step
+
+    def suggest_entry(self, step: StepRecord, backend: Backend):
+        """One short model call after a step that names someone or something
+        new: a bible entry proposal, kept as a pending suggestion
+        (`memory/bible-suggestions/`) for the writer to accept, edit or reject.
+        None when nothing new was named; a failed proposal never fails the step."""
+        from memory.errors import StorageError
+        from recurrentgpt.bible import propose
+
+        paragraph = step.parsed.get("Paragraph", "")
+        last = self.store.last_paragraph(self.id)
+        before = self.store.paragraphs(self.id, [last[0] - 1]) if last else {}
+        known = "\n".join([self.info.premise, step.outline, step.instruction,
+                            self.store.step(step.parent_id).short_term if step.parent_id else "",
+                            *before.values()])
+        try:
+            return propose(backend, self.bible.files, paragraph, known, self.info.lang)
+        except (RecurrentGPTError, StorageError, ValueError):
+            return None
 
     def _write_from(self, info, base, instruction, choice, backend, on_text, cancel, timings, started) -> StepRecord:
         t = time.perf_counter()
@@ -235,6 +262,7 @@ class Novel:
                 "instruction": instruction, "choice": choice,
                 "prompt": [asdict(m) for m in context.messages], "raw_output": answer.raw,
                 "parsed": dict(sections.found), "retrieved": [[n, round(s, 4)] for n, s in context.retrieved],
+                "bible": context.bible,
                 "backend": backend.describe(), "model": answer.model,
                 "prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
             }

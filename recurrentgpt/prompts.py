@@ -86,7 +86,7 @@ Premise: {premise}
 Outline:
 {outline}
 
-Short-term memory (the recent story, in brief):
+{bible}Short-term memory (the recent story, in brief):
 {short_term}
 
 Earlier passages that may matter now (from the long-term memory):
@@ -116,7 +116,7 @@ _ZH_STEP = """# {title}
 大纲：
 {outline}
 
-短期记忆（最近情节的简要总结）：
+{bible}短期记忆（最近情节的简要总结）：
 {short_term}
 
 现在可能相关的前文（来自长期记忆）：
@@ -191,9 +191,11 @@ _ZH_REPAIR = "你的回答缺少这些部分：{missing}。请完整地重新回
 
 _TEXTS = {
     "en": {"system": _EN_SYSTEM, "fiction": _EN_FICTION, "fiction_task": _EN_FICTION_TASK, "start": _EN_START, "step": _EN_STEP,
-           "choose": _EN_CHOOSE, "repair": _EN_REPAIR, "none": "(none yet)", "title_line": "Title: {title}\n"},
+           "choose": _EN_CHOOSE, "repair": _EN_REPAIR, "none": "(none yet)", "title_line": "Title: {title}\n",
+           "bible": "Story bible (facts about the people, places and things in play; keep to them):\n{entries}\n\n"},
     "zh": {"system": _ZH_SYSTEM, "fiction": _ZH_FICTION, "fiction_task": _ZH_FICTION_TASK, "start": _ZH_START, "step": _ZH_STEP,
-           "choose": _ZH_CHOOSE, "repair": _ZH_REPAIR, "none": "（暂无）", "title_line": "标题：{title}\n"},
+           "choose": _ZH_CHOOSE, "repair": _ZH_REPAIR, "none": "（暂无）", "title_line": "标题：{title}\n",
+           "bible": "设定集（当前相关的人物、地点和物件的设定，请严格遵守）：\n{entries}\n\n"},
 }
 LANGUAGES = tuple(_TEXTS)
 
@@ -229,13 +231,17 @@ def start_messages(*, premise: str, genre: str, title: str, lang: str, mode: str
 
 
 def step_messages(*, title: str, premise: str, genre: str, outline: str, short_term: str, retrieved: list[str],
-                  previous: str, plan: str, lang: str, mode: str, persona: str, memory_words: int) -> list[ChatMessage]:
+                  previous: str, plan: str, lang: str, mode: str, persona: str, memory_words: int,
+                  bible: str = "") -> list[ChatMessage]:
+    """`bible`: the selected story-bible entries, one per line; the block is
+    left out entirely when there are none."""
     texts = _texts(lang)
+    bible_block = texts["bible"].format(entries=bible.strip()) if bible.strip() else ""
     retrieved_text = "\n\n".join(f"[{i}] {p}" for i, p in enumerate(retrieved, start=1)) or texts["none"]
     return _render(lang, mode, texts["step"], {
         "title": title, "premise": premise, "genre": genre or "literary", "outline": outline,
         "short_term": short_term or texts["none"], "retrieved": retrieved_text, "previous": previous or texts["none"],
-        "plan": plan, "memory_words": memory_words, "persona": persona or "-",
+        "plan": plan, "memory_words": memory_words, "persona": persona or "-", "bible": bible_block,
     }, writes_scene=True)
 
 

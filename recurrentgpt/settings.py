@@ -38,6 +38,17 @@ class Settings(BaseModel):
     retrieval_k: int = 3
     repair_attempts: int = 2
     short_term_words: int = 180
+    # story bible (recurrentgpt/bible.py): the prompt's bible block is at most
+    # bible_tokens; an entry is "close" to the plan at cosine >= bible_similarity
+    # (1.0 turns semantic selection off), at most bible_similar_k of those.
+    bible_tokens: int = Field(600, ge=0)
+    bible_similarity: float = 0.4
+    bible_similar_k: int = Field(4, ge=0)
+    # After a step, one short extra call proposes an entry for a new name.
+    # auto: on for the hosted backend (a ~400-token request, made only when the
+    # paragraph has a capitalised name the bible and recent text do not know),
+    # off for the local one (it would hold the GPU for a second generation).
+    bible_suggest: Literal["auto", "on", "off"] = "auto"
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -56,12 +67,19 @@ class Settings(BaseModel):
             "temperature": "RECURRENTGPT_TEMPERATURE",
             "retrieval_k": "RECURRENTGPT_RETRIEVAL_K",
             "repair_attempts": "RECURRENTGPT_REPAIR_ATTEMPTS",
+            "bible_tokens": "RECURRENTGPT_BIBLE_TOKENS",
+            "bible_similarity": "RECURRENTGPT_BIBLE_SIMILARITY",
+            "bible_suggest": "RECURRENTGPT_BIBLE_SUGGEST",
         }
         for field_name, var in pairs.items():
             if env.get(var):
                 values[field_name] = env[var]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def suggests_bible(self) -> bool:
+        return self.bible_suggest == "on" or (self.bible_suggest == "auto" and self.backend != "local")
 
     @property
     def db_url(self) -> str:

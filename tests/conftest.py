@@ -42,6 +42,9 @@ def home(tmp_path, monkeypatch) -> Path:
     for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "RECURRENTGPT_MODEL", "RECURRENTGPT_BACKEND",
                 "RECURRENTGPT_DATABASE_URL", "RECURRENTGPT_TIMEOUT"):
         monkeypatch.delenv(var, raising=False)
+    # The story bible's extra proposal call stays off unless a test turns it on,
+    # so request counts and queued replies elsewhere are not disturbed.
+    monkeypatch.setenv("RECURRENTGPT_BIBLE_SUGGEST", "off")
     if os.environ.get("RECURRENTGPT_TEST_DATABASE_URL"):
         monkeypatch.setenv("RECURRENTGPT_DATABASE_URL", _fresh_database(os.environ["RECURRENTGPT_TEST_DATABASE_URL"]))
     return home
