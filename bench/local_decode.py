@@ -18,6 +18,7 @@ os.environ.update(RWKV_V7_ON="1", RWKV_JIT_ON="1", RWKV_CUDA_ON="0")
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import io  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -103,7 +104,9 @@ def main() -> None:
         path = Path(tmp) / "random-x070.pth"
         write_random_checkpoint(path, vocab=65536, seed=0, **shape)
         our_decode, our_prefill = ours(path, tokens, decode_tokens)
+        print(f"ours: decode {our_decode:.1f} tok/s, prefill {our_prefill:.1f} tok/s", file=sys.stderr)
         ref_decode, ref_prefill = reference(path, tokens, decode_tokens)
+        print(f"rwkv: decode {ref_decode:.1f} tok/s, prefill {ref_prefill:.1f} tok/s", file=sys.stderr)
         without, with_cache = prefix_cache_effect(path, steps=3, scale=50 if args.tiny else 250)
 
     print(f"RWKV-7 random checkpoint {shape['n_layer']} layers x {shape['n_embd']}, vocab 65536, "

@@ -12,11 +12,9 @@ import torch
 from local_model.errors import WeightsNotFound
 
 G1_REPO = "BlinkDL/rwkv7-g1"
-# Short names users type -> the file-name stem the G1 repository uses for them.
-KNOWN_MODELS = {
-    "g1-0.1b": "rwkv7-g1", "g1-0.4b": "rwkv7-g1", "g1-1.5b": "rwkv7-g1", "g1-2.9b": "rwkv7-g1",
-    "g1-7.2b": "rwkv7-g1", "g1-13.3b": "rwkv7-g1",
-}
+# Names users may type (also spelled rwkv7-g1-0.1b, g1a-0.1b, ...); the newest
+# file of that size in the G1 repository is used.
+KNOWN_MODELS = ("g1-0.1b", "g1-0.4b", "g1-1.5b", "g1-2.9b", "g1-7.2b", "g1-13.3b")
 
 
 def _size_of(name: str) -> str | None:
@@ -53,7 +51,7 @@ def resolve_weights(name_or_path: str, models_dir: str | Path) -> Path:
     if size is None:
         raise WeightsNotFound(
             f"unknown model {name_or_path!r}: give the path of an RWKV-7 x070 .pth file, or one of "
-            + ", ".join(sorted(KNOWN_MODELS))
+            + ", ".join(KNOWN_MODELS)
         )
     models_dir = Path(models_dir).expanduser()
     local = _newest_matching([p.name for p in models_dir.glob("*.pth")], size) if models_dir.is_dir() else None

@@ -86,3 +86,14 @@ def test_random_checkpoint_is_stored_in_bf16_when_asked(tmp_path):
     write_random_checkpoint(path, n_layer=1, n_embd=64, vocab=32, dtype=torch.bfloat16)
     config, loaded = load_checkpoint(path)
     assert config.n_layer == 1 and loaded["emb.weight"].dtype == torch.bfloat16
+
+
+def test_known_names_resolve_to_a_local_file_and_unknown_ones_explain(tmp_path):
+    from local_model.errors import WeightsNotFound
+    from local_model.weights import resolve_weights
+
+    (tmp_path / "rwkv7-g1a-0.1b-20250728-ctx4096.pth").write_bytes(b"")
+    (tmp_path / "rwkv7-g1-0.1b-20250307-ctx4096.pth").write_bytes(b"")
+    assert resolve_weights("g1-0.1b", tmp_path).name == "rwkv7-g1a-0.1b-20250728-ctx4096.pth"
+    with pytest.raises(WeightsNotFound, match="g1-0.1b"):
+        resolve_weights("gpt-5", tmp_path)
