@@ -69,3 +69,8 @@ def fiction_story(cli, server) -> str:
                  "A reader arrives at a harbour town where a door stands in the sea")
     assert result.code == 0, result.err
     return result.last_line
+
+
+# The studio fixtures (a Studio over this test's home; one studio served on
+# loopback per module; headless Chromium) come from the studio's tests.
+from tests.app.conftest import browser, served, studio  # noqa: E402,F401
