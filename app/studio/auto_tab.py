@@ -72,7 +72,7 @@ def build_auto_tab(ctx) -> None:
             stop_btn = gr.Button("Stop", variant="stop", elem_id="auto-stop", scale=1, visible=False)
         progress = gr.HTML(progress_html(0, 1, "Not running"), elem_id="auto-progress")
         status = gr.HTML(status_html("ready", ""), elem_id="auto-status")
-        feed = gr.HTML(feed_html([]), elem_id="auto-feed", elem_classes="rg-page")
+        feed = gr.HTML(feed_html([]), elem_id="auto-feed", elem_classes="rg-page", max_height=560, autoscroll=True)
 
     def run(story, prefs, n, request: gr.Request):
         yield from auto_run(studio, request.session_hash, story, prefs, n)

@@ -148,7 +148,8 @@ def build_write_tab(ctx) -> None:
     with gr.Tab("Write", id="write"):
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                novel = gr.HTML(novel_html("", {}), elem_id="novel", elem_classes="rg-page")
+                novel = gr.HTML(novel_html("", {}), elem_id="novel", elem_classes="rg-page", max_height=560,
+                                autoscroll=True)
                 live = gr.HTML("", elem_id="live")
                 status = gr.HTML(status_html("ready", ""), elem_id="write-status")
                 versions_radio = gr.Radio([], label="Versions of the last paragraph", elem_id="versions",
