@@ -277,6 +277,7 @@ class StoryStore:
         """Record a step as the new head, atomically. Raises ConcurrentEdit if
         the story's version is no longer `expected_version`."""
         with self.db.session.begin() as s:
+            self._claim(s, story_id, expected_version)
             live_count = s.scalar(select(func.count()).where(LiveParagraph.story_id == story_id)) or 0
             existing = set(
                 s.scalars(
@@ -317,6 +318,7 @@ class StoryStore:
         chain = self.lineage(story_id, step_id)
         order = {sid: i for i, sid in enumerate(chain)}
         with self.db.session.begin() as s:
+            self._claim(s, story_id, expected_version)
             rows = s.execute(
                 select(Paragraph.id, Paragraph.number, Paragraph.step_id, Paragraph.text).where(
                     Paragraph.story_id == story_id, Paragraph.step_id.in_(chain)
@@ -334,6 +336,20 @@ class StoryStore:
             target = s.get_one(Step, step_id)
             self._bump(s, story_id, expected_version, head_step_id=step_id, title=target.title)
             return _record(target)
+
+    def _claim(self, s, story_id: str, expected_version: int) -> None:
+        """Lock the story row first (SELECT ... FOR UPDATE; SQLite has one
+        writer anyway), so a concurrent writer waits here and then fails
+        cleanly with ConcurrentEdit, instead of colliding on the paragraph
+        rows (a unique-key error on PostgreSQL)."""
+        version = s.scalar(select(Story.version).where(Story.id == story_id).with_for_update())
+        if version is None:
+            raise StoryNotFound(f"No story {story_id!r}; `recurrentgpt list` shows the stories you have.")
+        if version != expected_version:
+            raise ConcurrentEdit(
+                f"Story {story_id!r} was changed elsewhere (another window or process) while this change "
+                "was being made; nothing was saved. Reload and try again."
+            )
 
     def _bump(self, s, story_id: str, expected_version: int, **values) -> None:
         result = s.execute(
