@@ -164,6 +164,17 @@ class StoryStore:
             rows = s.scalars(select(Step).where(Step.story_id == story_id).order_by(Step.id))
             return [_record(r) for r in rows]
 
+    def tree(self, story_id: str) -> list[StepRecord]:
+        """Every step of the story, oldest first, with only what the shape of
+        the history needs (id, parent, kind, time, instruction, choice, title,
+        plans): no prompts, replies or memories, so it stays cheap to read."""
+        columns = (Step.id, Step.story_id, Step.parent_id, Step.kind, Step.created_at, Step.instruction,
+                   Step.choice, Step.title, Step.plans)
+        with self.db.session() as s:
+            rows = s.execute(select(*columns).where(Step.story_id == story_id).order_by(Step.id)).all()
+        names = [c.key for c in columns]
+        return [StepRecord(**dict(zip(names, row))) for row in rows]
+
     def lineage(self, story_id: str, step_id: int) -> list[int]:
         """Step ids from the root to `step_id`."""
         with self.db.session() as s:

@@ -138,7 +138,7 @@ class PlaySession:
         if step_id is None:
             step_id = self.novel.refresh().head_step_id
         path = self.store.lineage(self.story_id, step_id)
-        steps = {s.id: s for s in self.store.steps(self.story_id) if s.id in set(path)}
+        steps = {s.id: s for s in self.store.tree(self.story_id)}
         live: dict[int, str | None] = {}
         written_by: dict[int, int] = {}
         for sid, number, text in self._changes_along(path):
@@ -205,7 +205,7 @@ class PlaySession:
         """Every branch, numbered in the order they were started. A branch
         follows the oldest child at each step; every younger child starts a
         new branch there."""
-        steps = self.store.steps(self.story_id)
+        steps = self.store.tree(self.story_id)
         if not steps:
             return []
         children: dict[int | None, list[StepRecord]] = {}
