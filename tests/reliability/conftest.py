@@ -239,7 +239,7 @@ class ForkServer:
     def close(self) -> None:
         self.proc.stdin.close()
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
