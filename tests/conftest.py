@@ -17,6 +17,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def pytest_report_header(config) -> str:
     """Say which database the storage ran on: SQLite by default, PostgreSQL in CI's second run."""
+    return _database_line()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.write_line(_database_line())  # also under -q, which hides the header
+
+
+def _database_line() -> str:
     url = os.environ.get("RECURRENTGPT_TEST_DATABASE_URL")
     if not url:
         return "database: SQLite (a file in each test's data home)"
