@@ -8,6 +8,11 @@ on CPU and on CUDA at once.
     RECURRENTGPT_KERNELS=auto    (default) Triton on CUDA when triton imports:
                                  the chunked kernel for T >= 64 tokens, the
                                  fused recurrent one below; otherwise naive.
+    RECURRENTGPT_KERNELS=triton  the Triton kernels on any device, CPU tensors
+                                 included: for tests of the Triton path on a
+                                 machine without a GPU, which must also set
+                                 TRITON_INTERPRET=1 before triton is imported
+                                 (tests/local_model/ops/conftest.py does).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from local_model.ops.wkv7.naive import wkv7_naive
 
 KERNELS_ENV = "RECURRENTGPT_KERNELS"
 CHUNK_MIN_TOKENS = 64  # below this the chunked kernel's setup outweighs its parallelism
-_CHOICES = ("auto", "naive")
+_CHOICES = ("auto", "naive", "triton")
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,13 +61,15 @@ def wkv7_choice(
     Args:
         device_type: where the inputs live ("cuda", "cpu", ...).
         tokens: T, the number of tokens in the call.
-        setting: "auto" or "naive"; None reads RECURRENTGPT_KERNELS.
+        setting: "auto", "naive" or "triton"; None reads RECURRENTGPT_KERNELS.
         triton_ok: whether triton imports; None finds out.
     """
     setting = kernels_setting() if setting is None else setting
-    if setting == "naive" or device_type != "cuda":
+    if setting == "naive" or (device_type != "cuda" and setting != "triton"):
         return "naive"
     if not (triton_available() if triton_ok is None else triton_ok):
+        if setting == "triton":  # asked for by name: silently running naive would hide it
+            raise RuntimeError(f"{KERNELS_ENV}=triton but triton does not import")
         return "naive"
     return "chunk" if tokens >= CHUNK_MIN_TOKENS else "fused_recurrent"
 
@@ -88,3 +95,9 @@ def select_wkv7(r: torch.Tensor) -> Callable:
 
         return wkv7_fused_recurrent
     return wkv7_naive
+
+
+def use_triton(device_type: str) -> bool:
+    """Whether the Triton kernels (WKV-7 and the fused time-mix ones) run for
+    tensors on `device_type` under the current RECURRENTGPT_KERNELS setting."""
+    return wkv7_choice(device_type, 1) != "naive"
