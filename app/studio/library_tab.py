@@ -120,6 +120,7 @@ def build_library_tab(ctx) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True,
+                                     column_widths=["32%", "10%", "12%", "10%", "18%", "18%"],
                                      elem_id="stories", label="Stories")
                 picked = gr.Dropdown([], label="Story", elem_id="story-pick", allow_custom_value=False)
                 with gr.Row():
@@ -139,7 +140,7 @@ def build_library_tab(ctx) -> None:
                                      placeholder="A lighthouse keeper finds a door in the sea…")
                 title = gr.Textbox(label="Title (optional; the model proposes one)", elem_id="new-title")
                 genre = gr.Textbox(label="Genre", elem_id="genre", placeholder="fantasy, mystery, …")
-                lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en", label="Language", elem_id="lang")
+                lang = gr.Radio([("English", "en"), ("Chinese 中文", "zh")], value="en", label="Language", elem_id="lang")
                 start_btn = gr.Button("Start writing", variant="primary", elem_id="start-story")
                 live = gr.HTML("", elem_id="start-live")
                 status = gr.HTML(status_html("ready", ""), elem_id="library-status")

@@ -72,7 +72,7 @@ def build_settings_tab(ctx) -> None:
                                        elem_id="max-tokens")
                 retrieval_k = gr.Slider(0, 10, value=s.retrieval_k, step=1, label="Paragraphs recalled per step",
                                         elem_id="retrieval-k")
-                lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en", label="Language of new stories",
+                lang = gr.Radio([("English", "en"), ("Chinese 中文", "zh")], value="en", label="Language of new stories",
                                 elem_id="default-lang")
                 save_btn = gr.Button("Save settings", variant="primary", elem_id="save-settings")
                 saved = gr.Markdown("", elem_id="settings-saved")

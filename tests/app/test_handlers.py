@@ -186,3 +186,45 @@ def test_cli_ui_refuses_an_exposed_host(cli, monkeypatch):
     monkeypatch.delenv("RECURRENTGPT_AUTH", raising=False)
     result = cli("ui", "--host", "0.0.0.0")
     assert result.code == 1 and "--auth" in result.err
+
+
+def test_hand_edited_memory_files_are_picked_up_on_reload(studio):
+    story, _ = start(studio)
+    folder = studio.library.open(story["id"]).folder.root
+    (folder / "memory" / "short_term.md").write_text("Mara has hidden the key under the stove.\n", encoding="utf-8")
+    story, note = write.reload(studio, story)
+    assert "imported" in note
+    assert studio.library.open(story["id"]).head.short_term.strip() == "Mara has hidden the key under the stove."
+
+
+def test_auto_run_lets_the_ai_user_choose_each_plan(studio):
+    from app.studio import auto_tab
+
+    story, _ = start(studio)
+    yields = drain(auto_tab.auto_run(studio, "s1", story, {}, 2))
+    progress, feed, status, story = yields[-1]
+    assert 'value="2"' in progress and 'data-state="ready"' in status
+    assert feed.count('class="rg-par"') == 2
+    head = studio.library.open(story["id"]).head
+    assert head.paragraph_count == 3 and head.choice.startswith("auto:")
+
+
+def test_six_sessions_write_six_stories_at_once(studio, server):
+    """Each session streams its own story; none waits for or disturbs another."""
+    stories = [start(studio, f"Story {i}: a keeper of lighthouse {i}")[0] for i in range(6)]
+    server.latency = 0.01
+    results: dict[int, list] = {}
+
+    def session(i):
+        head = studio.library.open(stories[i]["id"]).head
+        results[i] = drain(write.next_step(studio, f"s{i}", stories[i], {}, "1", *head.plans, ""))
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == list(range(6))
+    for i, yields in results.items():
+        assert 'data-state="ready"' in yields[-1][1], yields[-1][1]
+        assert list(studio.library.open(stories[i]["id"]).paragraphs()) == [1, 2]

@@ -236,3 +236,41 @@ def test_first_characters_on_screen_quickly(page, served):
     (ARTIFACTS / "studio-timings.json").write_text(json.dumps({"click_to_first_text_ms": timings}))
     print(f"click to first streamed characters: {', '.join(f'{t:.0f} ms' for t in timings)}")
     assert min(timings) < 2000
+
+
+def test_stop_and_concurrent_sessions(browser, served, page):
+    """Three browser sessions write three stories at once; then Stop keeps nothing half-written."""
+    pages = [page]
+    for _ in range(2):
+        other = browser.new_context(viewport={"width": 1200, "height": 850}).new_page()
+        other.set_default_timeout(20_000)
+        other.goto(served.url)
+        pages.append(other)
+    for i, p in enumerate(pages):
+        create_story(p, f"Keeper number {i} of the northern lights")
+    served.fake.latency = 0.01
+    try:
+        before = [p.locator("#novel .rg-par").count() for p in pages]
+        started = len(served.fake.requests)
+        for p in pages:
+            p.locator("#next-step").click()
+        for p, n in zip(pages, before):
+            p.wait_for_function("n => document.querySelectorAll('#novel .rg-par').length > n", arg=n)
+            wait_ready(p)
+        assert len(served.fake.requests) - started == 3
+        newest = served.library.stories()[:3]
+        assert [served.library.open(s.id).head.paragraph_count for s in newest] == [2, 2, 2]
+
+        served.fake.latency = 0.05
+        page.locator("#next-step").click()
+        page.wait_for_function("document.querySelector('#live').innerText.includes('Paragraph number')")
+        page.locator("#stop").click()
+        page.wait_for_selector("#write-status [data-state=stopped]")
+        shot(page, "stopped")
+        wait_ready(page)
+        assert page.locator("#novel .rg-par").count() == before[0] + 1
+        assert page.locator("#live").inner_text().strip() == ""
+    finally:
+        served.fake.latency = 0.0
+        for p in pages[1:]:
+            p.context.close()
