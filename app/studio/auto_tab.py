@@ -84,7 +84,7 @@ def build_auto_tab(ctx) -> None:
     event = run_btn.click(lambda: (gr.update(interactive=False), gr.update(visible=True)), None,
                           [run_btn, stop_btn], queue=False).then(
         run, [ctx.story, ctx.prefs, steps], [progress, feed, status, ctx.story], api_name="auto_run",
-        concurrency_limit=None)
+        concurrency_limit=None, show_progress="hidden")
     ctx.changes(event, after=lambda e: e.then(lambda: (gr.update(interactive=True), gr.update(visible=False)),
                                               None, [run_btn, stop_btn], queue=False))
     stop_btn.click(halt, None, status, api_name="auto_stop", concurrency_limit=None)

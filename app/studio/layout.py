@@ -73,10 +73,11 @@ class StudioPage:
     def wire(self, demo: gr.Blocks) -> None:
         outputs = self.outputs
         for event, after in self._changes:
-            rendered = event.then(self.render_all, self.story, outputs, queue=False)
+            # Our own status lines say what is happening; Gradio's overlays would cover the text.
+            rendered = event.then(self.render_all, self.story, outputs, queue=False, show_progress="hidden")
             if after is not None:
                 after(rendered)
-        demo.load(self.render_all, self.story, outputs, queue=False)
+        demo.load(self.render_all, self.story, outputs, queue=False, show_progress="hidden")
 
 
 def build_studio(studio: Studio, tabs: list[Callable] | None = None) -> gr.Blocks:

@@ -153,7 +153,7 @@ def build_library_tab(ctx) -> None:
 
     started = start_btn.click(lambda: gr.update(interactive=False), None, start_btn, queue=False).then(
         run_start, [ctx.prefs, premise, title, genre, lang], [live, status, ctx.story],
-        api_name="start_story", concurrency_limit=None)
+        api_name="start_story", concurrency_limit=None, show_progress="hidden")
     ctx.changes(started, after=lambda e: e.then(
         lambda s: (gr.update(interactive=True), gr.Tabs(selected="write") if s.get("id") else gr.Tabs()),
         ctx.story, [start_btn, ctx.tabs], queue=False))

@@ -196,7 +196,7 @@ def build_write_tab(ctx) -> None:
         (regen_btn, run_regenerate, [ctx.story, ctx.prefs], "regenerate"),
     ):
         event = button.click(lock, None, controls + [stop_btn], queue=False).then(
-            fn, inputs, streamed, api_name=name, concurrency_limit=None)
+            fn, inputs, streamed, api_name=name, concurrency_limit=None, show_progress="hidden")
         ctx.changes(event, after=lambda e: e.then(unlock, None, controls + [stop_btn], queue=False))
     stop_btn.click(run_stop, None, status, api_name="stop", concurrency_limit=None)
     ctx.changes(undo_btn.click(lambda s: undo(studio, s), ctx.story, [ctx.story, status], api_name="undo"))
