@@ -21,7 +21,7 @@ LONG_TERM = "memory/long_term"
 STORY = "story.md"
 STATE_FILES = (OUTLINE, SHORT_TERM, PLANS)
 MAX_FILE_BYTES = 1_000_000
-_PARAGRAPH_NAME = re.compile(r"^(\d{5})\.md$")
+_PARAGRAPH_NAME = re.compile(r"^(\d{5}|[1-9]\d{5,})\.md$")  # 00001.md ... 99999.md, then 100000.md
 _PLAN_HEADING = re.compile(r"^##\s*Plan\s*(\d+)\s*$", re.IGNORECASE)
 
 Mark = tuple[int, int, str]  # size, mtime_ns, digest

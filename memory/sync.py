@@ -112,14 +112,16 @@ class MemorySync:
         draft = StepDraft(kind="edit", title=head.title, outline=head.outline, short_term=head.short_term,
                           plans=list(head.plans))
         premise = info.premise
+        if not self.folder.path(LONG_TERM).is_dir() and any(paragraph_number(p) is not None for p in changes.deleted):
+            raise MemoryFileError(self.folder.path(LONG_TERM), None,
+                                  "is missing; restore the folder (to delete paragraphs, delete their files from it)")
         for relpath in changes.deleted:
             number = paragraph_number(relpath)
             if number is not None:
                 draft.paragraphs[number] = None
             elif relpath in STATE_FILES:
                 raise MemoryFileError(self.folder.path(relpath), None,
-                                      "is missing; restore it (or run `recurrentgpt memory STORY --check` to rewrite it "
-                                      "from the database)")
+                                      "is missing; restore it (`recurrentgpt show STORY --memory` prints what it held)")
         for relpath, text in sorted(changes.changed.items()):
             if relpath == OUTLINE:
                 draft.title, premise, draft.outline = parse_outline(text, str(self.folder.path(relpath)))
