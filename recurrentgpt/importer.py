@@ -1,10 +1,11 @@
 """A story folder becomes a story: `recurrentgpt import FOLDER`.
 
 Only the memory files are read (outline, short-term memory, plans, one file
-per paragraph; story.md is a view and is ignored). Everything is validated
-before anything is created, so a folder with an error is refused with a
-message naming the file and the line, and the library is left as it was.
-The paragraphs are embedded once, in one batch, and the vector index saved.
+per paragraph, story-bible entries; story.md is a view and is ignored).
+Everything is validated before anything is created, so a folder with an
+error is refused with a message naming the file and the line, and the
+library is left as it was. The paragraphs are embedded once, in one batch,
+and the vector index saved.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from memory.bible import BIBLE, BibleFolder
 from memory.errors import InvalidStoryId, MemoryFileError, StoryNotFound
 from memory.files import OUTLINE, PLANS, SHORT_TERM, StoryFolder, paragraph_number, parse_outline, parse_plans
 from memory.ids import check_story_id, slugify
@@ -49,6 +51,7 @@ class FolderStory:
     plans: list[str]
     paragraphs: dict[int, str]
     lang: str
+    bible: dict[str, str]  # relpath under the folder -> the entry file's text
 
 
 def story_root(folder: Path) -> Path:
@@ -96,9 +99,12 @@ def read_folder(folder: Path) -> FolderStory:
     if not paragraphs:
         raise MemoryFileError(source.path("memory/long_term"), None,
                               "holds no paragraph files (00001.md, 00002.md, ...); a story needs at least one")
+    bible = {f"{BIBLE}/{entry.name}.md": source.read(f"{BIBLE}/{entry.name}.md")
+             for entry in BibleFolder(source).entries()}  # every entry parsed: errors name the file and line
     text = "".join(paragraphs.values())
     lang = "zh" if len(_CJK.findall(text)) > 0.3 * max(1, len(text.replace(" ", ""))) else "en"
-    return FolderStory(root.name, title, premise, outline, short_term, plans, dict(sorted(paragraphs.items())), lang)
+    return FolderStory(root.name, title, premise, outline, short_term, plans, dict(sorted(paragraphs.items())), lang,
+                       bible)
 
 
 def _is_free(library: "Library", candidate: str, root: Path) -> bool:
@@ -140,6 +146,8 @@ def import_folder(library: "Library", folder: Path) -> "Novel":
         with story_lock(novel.folder.root):
             head = library.store.commit_step(story_id, None, info.version, draft)
             novel.files.write_all(novel.refresh(), head)
+            for relpath, text in story.bible.items():
+                novel.folder.write(relpath, text)
         novel.long_term.reindex(head.id)  # embeds every paragraph once, in one batch, and saves the index
         return novel
     except BaseException:

@@ -45,6 +45,8 @@ def test_export_import_into_a_fresh_home_export_again_gives_the_same_novel(cli, 
     assert cli("write", story, "--steps", "3", "--plan", "1").code == 0
     before = _exports(cli, story, tmp_path, "before")
     carried = _carry(cli, story, tmp_path)
+    (carried / "memory" / "bible").mkdir()
+    (carried / "memory" / "bible" / "mara.md").write_text(MARA)
 
     other = switch_home()
     result = cli("import", carried)
@@ -57,7 +59,7 @@ def test_export_import_into_a_fresh_home_export_again_gives_the_same_novel(cli, 
     assert after["txt"] == before["txt"]
     assert _epub_members(after["epub"]) == _epub_members(before["epub"])
     check_epub(after["epub"])
-    for name in ("outline.md", "short_term.md", "plans.md"):
+    for name in ("outline.md", "short_term.md", "plans.md", "bible/mara.md"):
         assert (other / "stories" / story / "memory" / name).read_text() == (carried / "memory" / name).read_text()
 
 
@@ -100,6 +102,14 @@ def test_id_comes_from_the_title_when_the_folder_name_is_not_free(cli, story, tm
     assert len(cli("list").out.strip().splitlines()) == 3
 
 
+MARA = "Keys: Mara, the keeper\nAlways: no\n\nMara keeps the lighthouse. Her left eye is grey.\n"
+
+
+def _bible(memory: Path, name: str, text: str) -> None:
+    (memory / "bible").mkdir(exist_ok=True)
+    (memory / "bible" / name).write_text(text)
+
+
 BREAKAGES = {
     "plans.md": lambda m: (m / "plans.md").write_text("## Plan 1\n\nGo.\n\n## Plan 3\n\nStay.\n"),
     "outline.md:1": lambda m: (m / "outline.md").write_text("Title without a hash\n\n## Outline\n\nx\n"),
@@ -107,6 +117,8 @@ BREAKAGES = {
     "00002.md:1": lambda m: (m / "long_term" / "00002.md").write_bytes(b"caf\xe9 au lait"),
     "00001.md": lambda m: (m / "long_term" / "00001.md").write_text("   \n"),
     "short_term.md": lambda m: (m / "short_term.md").unlink(),
+    "bible/mara.md": lambda m: _bible(m, "mara.md", "Mara keeps the lighthouse, no header.\n"),
+    "Mara Notes.md": lambda m: _bible(m, "Mara Notes.md", MARA),
 }
 
 
