@@ -95,7 +95,7 @@ class BibleEntry:
 
     @property
     def embedding_text(self) -> str:
-        return (", ".join(self.keys) + "\n" + self.text[:2000]).strip()
+        return (", ".join(self.keys) + "\n" + self.text[:600]).strip()  # the gist; MiniLM reads ~256 tokens
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "keys": list(self.keys), "secondary": list(self.secondary),

@@ -146,8 +146,11 @@ def select(entries: list[BibleEntry], *, plan: str, recent: str = "", short_term
     for _, chosen in candidates:
         if chosen.reason == "similar" and any(chosen is s for s in similar):
             continue  # beyond the few closest
+        if full:
+            selection.dropped.append(chosen)
+            continue
         chosen.text, chosen.tokens = render_chosen(chosen.entry, per_entry)
-        if full or used + chosen.tokens + 1 > budget:
+        if used + chosen.tokens + 1 > budget:
             full = True  # strictly by rank: once one does not fit, every lower one is dropped
             selection.dropped.append(chosen)
             continue
