@@ -182,12 +182,17 @@ class Novel:
         return (revised or head.plans[choice - 1]), f"auto:{choice}"
 
     def write(self, plan: str, backend: Backend, *, on_text: TextCallback | None = None,
-              cancel: threading.Event | None = None, regenerate: bool = False) -> StepRecord:
+              cancel: threading.Event | None = None, regenerate: bool = False,
+              expected_version: int | None = None) -> StepRecord:
         """Write one step following `plan` (1|2|3|auto|instruction). With
         `regenerate`, write the head step again from its parent, keeping the
-        old version as an alternative."""
+        old version as an alternative. With `expected_version` (the version
+        the writer saw), refuse with ConcurrentEdit if the story has changed
+        since."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        if expected_version is not None and self.refresh().version != expected_version:
+            raise ConcurrentEdit(f"Story {self.id!r} was changed elsewhere; reload it and try again.")
         self.import_edits()
         info = self.refresh()
         head = self.head

@@ -65,14 +65,16 @@ def next_step(studio: Studio, session: str, story: dict, prefs: dict, choice: st
         plan = plan_argument(novel.head.plans, choice, plans, instruction)
 
     def make_work(novel, backend):
-        return lambda on_text, cancel: novel.write(plan, backend, on_text=on_text, cancel=cancel)
+        return lambda on_text, cancel: novel.write(plan, backend, on_text=on_text, cancel=cancel,
+                                                   expected_version=story.get("version"))
 
     yield from stream_step(studio, session, story, prefs, make_work, "Writing the next paragraph…")
 
 
 def regenerate(studio: Studio, session: str, story: dict, prefs: dict):
     def make_work(novel, backend):
-        return lambda on_text, cancel: novel.write("", backend, on_text=on_text, cancel=cancel, regenerate=True)
+        return lambda on_text, cancel: novel.write("", backend, on_text=on_text, cancel=cancel, regenerate=True,
+                                                   expected_version=story.get("version"))
 
     yield from stream_step(studio, session, story, prefs, make_work, "Writing another version of the last paragraph…")
 
