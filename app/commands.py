@@ -111,6 +111,11 @@ def cmd_export(args) -> int:
             raise RecurrentGPTError("An EPUB is binary: give a file with -o FILE.")
         sys.stdout.write(data.decode("utf-8"))
         return 0
+    home = novel.library.settings.home.resolve()
+    if args.output.resolve().is_relative_to(home):
+        # The database, memory files and index live there: an export must never overwrite them.
+        raise RecurrentGPTError(f"Cannot write {args.output}: it is inside the data folder {home}; "
+                                "export to a file outside it.")
     try:
         args.output.write_bytes(data)
     except OSError as error:

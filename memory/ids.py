@@ -12,7 +12,7 @@ _VALID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
 def check_story_id(story_id: str) -> str:
-    if not isinstance(story_id, str) or not _VALID.match(story_id):
+    if not isinstance(story_id, str) or not _VALID.fullmatch(story_id):  # not match: "$" allows a final "\n"
         raise InvalidStoryId(
             f"{story_id!r} is not a story id: use lowercase letters, digits and '-' "
             "(see `recurrentgpt list`)."
