@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
+from local_model.cuda_graph import DecodeSteppers
 from local_model.model import RWKV7
 from local_model.sampler import Sampler, SamplingOptions, StopMatcher
 from local_model.state import RecurrentState
@@ -90,6 +91,8 @@ class Engine:
         self.prefill_chunk = prefill_chunk  # bounds activation memory on long prompts
         self.stats = CacheStats()
         self.lock = threading.Lock()  # one generation at a time per model
+        # Decode steps replay a CUDA graph on CUDA (captured on first use), eager elsewhere.
+        self.steppers = DecodeSteppers(model)
 
     def run(self, cursor: Cursor | None, tokens: Sequence[int]) -> Cursor:
         """Feed `tokens` after `cursor` (from the empty state if None), without the cache."""
@@ -148,6 +151,18 @@ class Engine:
         sampler = Sampler(options, self.model.config.vocab_size)
         decoder = self.tokenizer.stream_decoder()
         stops = StopMatcher(options.stop)
+        stepper = self.steppers.acquire(1)
+        stepper.load(cursor.state)
+        try:
+            yield from self._stream_steps(cursor, options, sampler, decoder, stops, stepper, cancel, allowed)
+        finally:
+            # The stepper held the state while decoding (a graph's static buffers):
+            # hand the cursor a state of its own, also when cancelled or closed early.
+            cursor.state = stepper.state()
+            self.steppers.release(stepper)
+
+    def _stream_steps(self, cursor, options, sampler, decoder, stops, stepper, cancel, allowed) -> Iterator[str]:
+        """The body of `stream`, decoding through `stepper` (loaded with cursor.state)."""
         emitted, fed_text = "", ""
         for _ in range(options.max_tokens):
             if cancel is not None and cancel.is_set():
@@ -163,9 +178,10 @@ class Engine:
                 yield piece
             if stops.stopped:
                 break
-            logits, state = self.model.forward_step(torch.tensor([token]), cursor.state)
+            logits = stepper.step(torch.tensor([token]))
             self.stats.computed_tokens += 1
-            cursor.state, cursor.logits = state, logits[0]
+            # A graph's logits buffer is overwritten by its next replay.
+            cursor.logits = logits[0].clone() if stepper.graphed else logits[0]
             cursor.tokens.append(token)
             fed_text += self.tokenizer.id_to_bytes.get(token, b"").decode("utf-8", errors="replace")
         if not stops.stopped:  # the end of text or the token cap: let out what was held back
@@ -177,6 +193,75 @@ class Engine:
                 yield tail
         # Text out that the model has not read (the stopping token's text before the stop).
         cursor.unfed_text = emitted[len(fed_text):] if emitted.startswith(fed_text) else ""
+
+    def generate_batch(
+        self, cursors: Sequence[Cursor], options: SamplingOptions, *, cancel: threading.Event | None = None
+    ) -> list[str]:
+        """Sample a continuation after each of several cursors (the plan
+        candidates of one step, several stories), decoding them together: one
+        model step of batch len(cursors) per token, each sequence with its own
+        state, sampler and stop strings. Returns the texts in cursor order and
+        updates each cursor in place, as `stream` does.
+
+        A sequence that has stopped is fed a dummy token until the others stop
+        (the batch stays fixed, so a CUDA graph serves every step); its state
+        was taken when it stopped, so the dummies never reach its cursor.
+        """
+        cursors = list(cursors)
+        if not cursors:
+            return []
+        n = len(cursors)
+        samplers = [Sampler(options, self.model.config.vocab_size) for _ in cursors]
+        decoders = [self.tokenizer.stream_decoder() for _ in cursors]
+        stops = [StopMatcher(options.stop) for _ in cursors]
+        emitted, fed_text = [""] * n, [""] * n
+        running = [True] * n
+        stepper = self.steppers.acquire(n)
+        stepper.load(RecurrentState.stack([c.state for c in cursors]).to(self.model.device))
+
+        def stop(i: int, state: RecurrentState) -> None:
+            running[i] = False
+            cursors[i].state = state.select(i).clone()  # its own tensors, not views of the batch
+            if not stops[i].stopped:  # end of text or the token cap: let out what was held back
+                tail = stops[i].feed(decoders[i].flush())
+                emitted[i] += tail + ("" if stops[i].stopped else stops[i].flush())
+            cursors[i].unfed_text = emitted[i][len(fed_text[i]):] if emitted[i].startswith(fed_text[i]) else ""
+
+        try:
+            for _ in range(options.max_tokens):
+                if cancel is not None and cancel.is_set():
+                    raise GenerationCancelled()
+                feed = [0] * n
+                state = None
+                for i, cursor in enumerate(cursors):
+                    if not running[i]:
+                        continue
+                    token = samplers[i].sample(cursor.logits)
+                    cursor.sampled += 1
+                    if token != END_OF_TEXT:
+                        emitted[i] += stops[i].feed(decoders[i].feed(token))
+                    if token == END_OF_TEXT or stops[i].stopped:
+                        state = state or stepper.state()
+                        stop(i, state)
+                    else:
+                        feed[i] = token
+                if not any(running):
+                    break
+                logits = stepper.step(torch.tensor(feed))
+                self.stats.computed_tokens += sum(running)
+                for i, cursor in enumerate(cursors):
+                    if running[i]:
+                        cursor.logits = logits[i].clone()
+                        cursor.tokens.append(feed[i])
+                        fed_text[i] += self.tokenizer.id_to_bytes.get(feed[i], b"").decode("utf-8", errors="replace")
+        finally:
+            if any(running):  # the token cap, a cancel, or an error: keep each state where it got to
+                state = stepper.state()
+                for i in range(n):
+                    if running[i]:
+                        stop(i, state)
+            self.steppers.release(stepper)
+        return emitted
 
     def generate(self, prompt: str, options: SamplingOptions, *, cancel: threading.Event | None = None) -> Iterator[str]:
         """Prefill `prompt` (through the cache) and stream the continuation."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -48,6 +49,48 @@ class RecurrentState:
     @property
     def batch(self) -> int:
         return self.layers[0].att_shift.shape[0]
+
+    @classmethod
+    def stack(cls, states: Sequence["RecurrentState"]) -> "RecurrentState":
+        """One state for several sequences decoded together: the states (of
+        batch B_i each) joined along the batch, in order, into batch sum(B_i).
+        A new tensor per field; the given states are left as they are."""
+        if not states:
+            raise ValueError("nothing to stack")
+        if len({len(s.layers) for s in states}) != 1:
+            raise ValueError("states of models with different layer counts cannot be stacked")
+        return cls(tuple(
+            LayerState(
+                torch.cat([s.layers[i].att_shift for s in states]),
+                torch.cat([s.layers[i].ffn_shift for s in states]),
+                torch.cat([s.layers[i].wkv for s in states]),
+            )
+            for i in range(len(states[0].layers))
+        ))
+
+    def select(self, index: int) -> "RecurrentState":
+        """Sequence `index` alone, batch 1. Views into this state's tensors:
+        safe because the model never writes a state in place."""
+        return RecurrentState(tuple(
+            LayerState(s.att_shift[index : index + 1], s.ffn_shift[index : index + 1], s.wkv[index : index + 1])
+            for s in self.layers
+        ))
+
+    def unstack(self) -> list["RecurrentState"]:
+        """The inverse of `stack` for batch-1 parts: one state per sequence (views, see `select`)."""
+        return [self.select(i) for i in range(self.batch)]
+
+    def copy_(self, other: "RecurrentState") -> "RecurrentState":
+        """Overwrite this state's tensors with `other`'s (same shapes), in place:
+        only for buffers a caller owns, such as a CUDA graph's static state."""
+        for mine, theirs in zip(self.layers, other.layers, strict=True):
+            if mine.wkv.shape != theirs.wkv.shape or mine.att_shift.shape != theirs.att_shift.shape:
+                # copy_ would broadcast a batch-1 state over every row without a word
+                raise ValueError(f"state shapes differ: {tuple(theirs.wkv.shape)} into {tuple(mine.wkv.shape)}")
+            mine.att_shift.copy_(theirs.att_shift)
+            mine.ffn_shift.copy_(theirs.ffn_shift)
+            mine.wkv.copy_(theirs.wkv)
+        return self
 
     def clone(self) -> "RecurrentState":
         return RecurrentState(tuple(
