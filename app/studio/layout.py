@@ -12,6 +12,7 @@ from typing import Callable
 import gradio as gr
 
 from app.studio.auto_tab import build_auto_tab
+from app.studio.bible import build_bible_tab
 from app.studio.library_tab import build_library_tab
 from app.studio.memory_tab import build_memory_tab
 from app.studio.play import build_play_tab
@@ -23,7 +24,7 @@ from memory.errors import StoryNotFound
 # The order of the tabs on the page. Write before Memory: Memory's prompt view
 # reads the plan chosen on the Write tab (ctx.parts).
 TABS: list[Callable] = [build_library_tab, build_write_tab, build_memory_tab, build_auto_tab, build_play_tab,
-                        build_settings_tab]
+                        build_bible_tab, build_settings_tab]
 
 HEADER = ('<header class="rg-header"><span class="rg-mark">RecurrentGPT</span>'
           '<span class="rg-tagline">a writing studio with a memory</span></header>')

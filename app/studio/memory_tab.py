@@ -72,8 +72,10 @@ def next_prompt(studio: Studio, story: dict, prefs: dict, choice: str, plan1: st
         context = novel.context(instruction_text)
         shown = "\n\n".join(f"===== {m.role} =====\n{m.content}" for m in context.messages)
         recalled = ", ".join(f"{n} ({score:.2f})" for n, score in context.retrieved) or "none yet"
+        bible = ", ".join(u["name"] for u in context.bible) or "none"
         summary = (f"**{context.tokens} tokens** (estimate) · recalled paragraphs: {recalled} · "
-                   f"searched with {len(retrieval_queries(instruction_text, head.short_term))} queries")
+                   f"searched with {len(retrieval_queries(instruction_text, head.short_term))} queries · "
+                   f"bible entries: {bible}")
         return shown, summary
 
 
