@@ -4,12 +4,15 @@ For each model shape a random checkpoint in the official format is written
 (`local_model.checkpoint.write_random_checkpoint`), loaded with
 `RWKV7.from_checkpoint`, and timed twice in the same run:
 
-    naive   RECURRENTGPT_KERNELS=naive: the WKV recurrence as a per-token torch loop
+    naive   RECURRENTGPT_KERNELS=naive: the WKV recurrence as a per-token torch loop,
+            the time mix in plain torch ops
     kernels RECURRENTGPT_KERNELS=auto: Triton on CUDA (chunked prefill, fused
-            recurrent decode); on CPU the chunked torch prefill
+            recurrent WKV decode, fused token-shift mixes and group norm +
+            bonus + gate); on CPU the chunked torch prefill
 
-Decode is batch 1, one token per step, both eagerly and (on CUDA) replayed
-from a CUDA graph of the whole step. Its bound is the memory bandwidth: every
+Decode is batch 1, one token per step, both eagerly and (on CUDA) through the
+engine's real decode path: `local_model.cuda_graph.GraphedStepper`, the whole
+step replayed from one CUDA graph. Its bound is the memory bandwidth: every
 step reads every weight once (the embedding only one row), so
 tokens/s <= bandwidth / weight bytes. The table gives the fraction reached.
 
@@ -33,6 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from local_model.checkpoint import write_random_checkpoint  # noqa: E402
+from local_model.cuda_graph import GraphedStepper  # noqa: E402
 from local_model.model import RWKV7  # noqa: E402
 
 # name -> (layers, width), the official RWKV-7 "Goose" sizes.
@@ -129,35 +133,21 @@ def time_decode_eager(model: RWKV7, steps: int) -> float:
 
 
 def time_decode_graph(model: RWKV7, steps: int) -> float:
-    """Tokens/s replaying one CUDA graph per token: the step, the state carry and argmax.
-
-    The graph reads a fixed token and state buffer and copies the new state
-    and the next token back into them, so replaying it is the whole decode loop.
+    """Tokens/s through the engine's decode path on CUDA: `GraphedStepper`
+    (local_model.cuda_graph), one CUDA-graph replay of the whole step with the
+    fused kernels per token, then argmax outside the graph as a sampler would.
+    The token stays on the device (no sync per step), as in a greedy loop.
     """
-    device = model.device
-    token = torch.zeros(1, dtype=torch.long, device=device)
-    state = model.zero_state(1)
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):  # warm-up off the capture stream, as torch advises
-        for _ in range(3):
-            model.forward_step(token, state)
-    torch.cuda.current_stream(device).wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        logits, new_state = model.forward_step(token, state)
-        for old, new in zip(state.layers, new_state.layers):
-            old.att_shift.copy_(new.att_shift)
-            old.ffn_shift.copy_(new.ffn_shift)
-            old.wkv.copy_(new.wkv)
-        token.copy_(logits.argmax(-1))
+    stepper = GraphedStepper(model, 1)  # warm-up and capture
+    stepper.load(model.zero_state(1))
+    token = torch.zeros(1, dtype=torch.long, device=model.device)
     for _ in range(3):
-        graph.replay()
-    sync(device)
+        token = stepper.step(token).argmax(-1)
+    sync(model.device)
     start = time.perf_counter()
     for _ in range(steps):
-        graph.replay()
-    sync(device)
+        token = stepper.step(token).argmax(-1)
+    sync(model.device)
     return steps / (time.perf_counter() - start)
 
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Device check for a lent GPU machine. Takes about 5 minutes on one H100
 # (hard limit 7.5 minutes: each phase runs under `timeout`):
-#   1. the WKV-7 kernel tests on the GPU, head sizes 16 and 64   (~1.5 min, 180 s cap;
-#      mostly Triton compiling each kernel variant once)
+#   1. the kernel tests on the GPU (WKV-7 head sizes 16 and 64, fused time mix, and the
+#      model-level ones: Triton vs naive logits, chunked prefill then decode, batched
+#      decode, CUDA-graph decode vs eager)   (~1.5 min, 180 s cap; mostly Triton
+#      compiling each kernel variant once)
 #   2. bench/gpu_bench.py: random 0.1B (L12 D768), 0.4B (L24 D1024), 1.5B (L24 D2048)
-#      checkpoints in bf16; decode tok/s at batch 1 (eager and CUDA graph) and
+#      checkpoints in bf16; decode tok/s at batch 1 (eager, and the engine's path:
+#      fused kernels replayed from a CUDA graph, local_model.cuda_graph) and
 #      prefill tok/s (1024 tokens), Triton kernels against the naive torch path in
 #      the same run, and decode's fraction of the memory-bandwidth bound   (~3 min, 270 s cap)
 # Usage: bench/gpu_check.sh [extra gpu_bench.py options, e.g. --models 1.5B]
