@@ -218,7 +218,14 @@ class RWKV7(nn.Module):
         return self.head(self.ln_out(x)).float(), RecurrentState(tuple(new_layers))
 
     def forward_step(self, tokens: torch.Tensor, state: RecurrentState | None = None) -> tuple[torch.Tensor, RecurrentState]:
-        """Decode: feed one token per sequence, tokens (B,). Returns logits (B, V) fp32 and the new state."""
+        """Decode: feed one token per sequence, tokens (B,), after `state` of batch B.
+        Returns logits (B, V) fp32 and the new state.
+
+        The B sequences never mix (every op is per row), so several stories or
+        plan candidates decode together: `RecurrentState.stack` their states,
+        step, and `select(i)` each one back. On CUDA the engine replays this
+        step from a CUDA graph (`local_model.cuda_graph`).
+        """
         return self.forward_sequence(tokens.view(-1, 1), state)
 
     @classmethod
