@@ -333,7 +333,17 @@ class Novel:
     def check(self) -> list[str]:
         info = self.refresh()
         head = self.head
-        return self.files.check(info, head) + self.long_term.check(head.id)
+        return self.files.check(info, head) + self.long_term.check(head.id) + self._check_bible()
+
+    def _check_bible(self) -> list[str]:
+        from memory.errors import MemoryFileError
+
+        try:
+            self.bible.entries()
+            self.bible.files.suggestions()
+        except MemoryFileError as error:
+            return [str(error)]
+        return []
 
     def reindex(self) -> int:
         return self.long_term.reindex(self.head.id)

@@ -113,6 +113,8 @@ def test_a_malformed_entry_is_refused_naming_file_and_line(cli, server, story):
     assert bad.read_text(encoding="utf-8").startswith("Keys: Mara\nEyes: grey")  # nothing overwritten
     listed = cli("bible", story, "--list")
     assert listed.code == 1 and f"{bad}:2" in listed.err
+    checked = cli("memory", story, "--check")
+    assert checked.code == 1 and f"{bad}:2" in checked.err
 
 
 def test_world_info_json_imports_with_keys_and_contents(cli, server, story, tmp_path):

@@ -140,3 +140,19 @@ def test_entry_vectors_are_cached_by_content(tmp_path, embedder):
     entries[1] = BibleEntry("bell", ["bell"], "A bronze bell, cracked.")
     again.vectors(entries)
     assert again.embedded == 1  # only the edited entry
+
+
+def test_an_older_database_gains_steps_bible(tmp_path):
+    from sqlalchemy import inspect, text
+
+    from memory.database import Database
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db = Database(url)
+    with db.engine.begin() as conn:  # as the schema was before the bible
+        conn.execute(text("ALTER TABLE steps DROP COLUMN bible"))
+        conn.execute(text("DELETE FROM schema_migrations WHERE name = '002_step_bible'"))
+    db.dispose()
+    db = Database(url)
+    assert "bible" in {c["name"] for c in inspect(db.engine).get_columns("steps")}
+    db.dispose()
