@@ -78,8 +78,9 @@ class VectorCache:
     Only setup goes through here; the engine's own steps and the baseline
     call the embedder directly."""
 
-    def __init__(self, embedder, path: Path | None = CACHE):
+    def __init__(self, embedder, path: Path | None | bool = True):
         self.embedder = embedder
+        path = CACHE if path is True else path
         self.path = path / "minilm-vectors.npz" if path else None
         self.vectors: dict[str, np.ndarray] = {}
         if self.path and self.path.exists():

@@ -28,6 +28,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import common  # noqa: E402
 
 
+class TimedEmbedder:
+    """The engine's embedder, adding up the time spent in it."""
+
+    def __init__(self, embedder):
+        self.embedder = embedder
+        self.dim = embedder.dim
+        self.seconds = 0.0
+
+    def embed(self, texts):
+        t = time.perf_counter()
+        try:
+            return self.embedder.embed(texts)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
 def measure(paragraphs: int, edits: int, home: Path, quiet: bool = False) -> dict:
     from memory.embedder import shared_embedder
     from memory.files import paragraph_path
@@ -45,7 +61,8 @@ def measure(paragraphs: int, edits: int, home: Path, quiet: bool = False) -> dic
     novel = lib.open(story)
     novel.long_term.sync(novel.head.id)  # the index in memory, as in a running studio
     novel.import_edits()  # first look: loads the recorded marks
-    clean, edited = [], []
+    timed = novel.long_term.embedder = TimedEmbedder(embedder)
+    clean, edited, embedding = [], [], []
     for i in range(edits):
         t = time.perf_counter()
         assert novel.import_edits() is None
@@ -54,22 +71,28 @@ def measure(paragraphs: int, edits: int, home: Path, quiet: bool = False) -> dic
         path = novel.folder.path(paragraph_path(number))
         new_text = path.read_text(encoding="utf-8").strip() + f" (Revised by hand, pass {i + 1}.)\n"
         path.write_text(new_text, encoding="utf-8")  # as an editor saves it
+        timed.seconds = 0.0
         t = time.perf_counter()
         step = novel.import_edits()
         edited.append(time.perf_counter() - t)
+        embedding.append(timed.seconds)
         if step is None or novel.store.paragraphs(story, [number])[number] != new_text.strip():
             raise AssertionError(f"the edit of {path} was not imported")
         if novel.long_term.index is None or novel.long_term.index.step_id != step.id:
             raise AssertionError("the vector index did not follow the edit")
         log(f"edit {i + 1}: paragraph {number}, imported in {common.ms(edited[-1])} ms")
     files = len(novel.folder.existing_paragraph_files())
-    return {"paragraphs": paragraphs, "files": files, "clean": clean, "edited": edited}
+    return {"paragraphs": paragraphs, "files": files, "clean": clean, "edited": edited, "embedding": embedding}
 
 
 def report(r: dict) -> str:
     rows = [
         ["nothing edited (check only)", common.ms(common.median(r["clean"])), common.ms(max(r["clean"]))],
         ["one paragraph file edited (detect + import)", common.ms(common.median(r["edited"])), common.ms(max(r["edited"]))],
+        ["  of which: embedding the edited paragraph", common.ms(common.median(r["embedding"])),
+         common.ms(max(r["embedding"]))],
+        ["  of which: everything else", common.ms(common.median([e - m for e, m in zip(r["edited"], r["embedding"])])),
+         common.ms(max(e - m for e, m in zip(r["edited"], r["embedding"])))],
     ]
     return "\n".join([
         f"Memory files: {r['paragraphs']:,}-paragraph story ({r['files']:,} paragraph files), "

@@ -75,7 +75,8 @@ def run_steps(novel, backend, count: int, offset: int = 0) -> list[dict]:
     return timings
 
 
-def measure(lengths: list[int], steps: int, baseline_steps: int, home: Path, quiet: bool = False) -> list[dict]:
+def measure(lengths: list[int], steps: int, baseline_steps: int, home: Path, quiet: bool = False,
+            baseline_max: int | None = None) -> list[dict]:
     from memory.embedder import shared_embedder
     from tests.support.openai_server import FakeOpenAIServer
 
@@ -102,10 +103,11 @@ def measure(lengths: list[int], steps: int, baseline_steps: int, home: Path, qui
             ours = run_steps(novel, backend, steps, offset=1)
             log(f"[{n} paragraphs] engine: median overhead {common.ms(common.median([t['overhead_s'] for t in ours]))} ms")
             novel.close()
-            base_novel = Reembedding(lib, story)
-            base = run_steps(base_novel, backend, baseline_steps, offset=1)
-            log(f"[{n} paragraphs] re-embedding: median overhead "
-                f"{common.ms(common.median([t['overhead_s'] for t in base]))} ms")
+            base = []
+            if baseline_max is None or n <= baseline_max:
+                base = run_steps(Reembedding(lib, story), backend, baseline_steps, offset=1)
+                log(f"[{n} paragraphs] re-embedding: median overhead "
+                    f"{common.ms(common.median([t['overhead_s'] for t in base]))} ms")
             results.append({
                 "paragraphs": n,
                 "tokens_min": min(tokens), "tokens_max": max(tokens),
@@ -124,7 +126,8 @@ def report(results: list[dict], steps: int, baseline_steps: int) -> str:
     for r in results:
         rows.append([
             f"{r['paragraphs']:,}", common.ms(r["ours_overhead"]), f"{r['ours_overhead'] / first:.2f}x",
-            common.ms(r["baseline_overhead"]), f"{r['baseline_overhead'] / r['ours_overhead']:,.1f}x",
+            *([common.ms(r["baseline_overhead"]), f"{r['baseline_overhead'] / r['ours_overhead']:,.1f}x"]
+              if r["baseline"] else ["not run", "-"]),
             f"{r['tokens_min']:,}-{r['tokens_max']:,}",
         ])
     out = [
@@ -147,12 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lengths", default="10,100,1000,5000", help="story lengths in paragraphs")
     parser.add_argument("--steps", type=int, default=7, help="engine steps measured at each length")
     parser.add_argument("--baseline-steps", type=int, default=2, help="re-embedding steps at each length")
+    parser.add_argument("--baseline-max", type=int, help="skip the re-embedding baseline above this length")
     parser.add_argument("--home", type=Path, help="data home (default: a temporary folder)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     lengths = [int(x) for x in args.lengths.split(",")]
     with tempfile.TemporaryDirectory(prefix="rgpt-bench-") as temp:
-        results = measure(lengths, args.steps, args.baseline_steps, args.home or Path(temp), args.quiet)
+        results = measure(lengths, args.steps, args.baseline_steps, args.home or Path(temp), args.quiet,
+                          args.baseline_max)
     print(report(results, args.steps, args.baseline_steps))
     print(f"\nMachine: {common.machine()}")
     return 0

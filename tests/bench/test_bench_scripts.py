@@ -19,7 +19,7 @@ def no_disk_cache(tmp_path, monkeypatch):
 def test_step_overhead_prints_both_and_the_ratio(tmp_path, capsys):
     from bench import step_overhead
 
-    assert step_overhead.main(["--lengths", "3,6", "--steps", "2", "--baseline-steps", "1",
+    assert step_overhead.main(["--lengths", "3,6", "--steps", "1", "--baseline-steps", "1",
                                "--home", str(tmp_path / "home"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "re-embed / engine" in out and "prompt tokens" in out
