@@ -110,7 +110,6 @@ def random_weights(config: RWKV7Config, seed: int = 0) -> dict[str, torch.Tensor
     """Random fp32 weights in the official layout, scaled like a trained model's
     so that activations stay O(1) and the recurrence neither dies nor explodes."""
     gen = torch.Generator().manual_seed(seed)
-    C = config.n_embd
 
     def normal(shape, std):
         return torch.randn(shape, generator=gen) * std

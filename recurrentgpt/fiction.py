@@ -213,7 +213,6 @@ class PlaySession:
             children.setdefault(step.parent_id, []).append(step)
         by_id = {s.id: s for s in steps}
         head_id = self.novel.refresh().head_step_id
-        head_path = set(self.store.lineage(self.story_id, head_id)) if head_id else set()
 
         found: list[tuple[int, list[int], int | None]] = []  # (first step id, path, fork turn)
         # Each pending start: (prefix path, the step the branch starts with, fork turn)

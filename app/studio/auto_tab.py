@@ -6,7 +6,7 @@ import gradio as gr
 
 from app.studio.render import feed_html, live_html, progress_html, status_html
 from app.studio.session import Studio, story_state
-from app.studio.streaming import follow
+from app.studio.streaming import relay
 from recurrentgpt.errors import USER_ERRORS, Cancelled
 
 MAX_STEPS = 50
@@ -29,17 +29,13 @@ def auto_run(studio: Studio, session: str, story: dict, prefs: dict, steps):
             def work(on_text, cancel):
                 return novel.write("auto", backend, on_text=on_text, cancel=cancel)
 
-            lines = follow(work, cancel)
+            def writing(raw, done=done):
+                label = f"Step {done + 1} of {total}: writing…"
+                return (progress_html(done, total, label), feed_html(landed, live_html(raw)),
+                        status_html("generating", label), story)
+
             try:
-                while True:
-                    try:
-                        raw = next(lines)
-                    except StopIteration as finished:
-                        step = finished.value
-                        break
-                    label = f"Step {done + 1} of {total}: writing…"
-                    yield progress_html(done, total, label), feed_html(landed, live_html(raw)), \
-                        status_html("generating", label), story
+                step = yield from relay(work, cancel, writing)
             except Cancelled:
                 story = story_state(novel)
                 yield progress_html(done, total, "Stopped"), feed_html(landed), \
@@ -50,8 +46,6 @@ def auto_run(studio: Studio, session: str, story: dict, prefs: dict, steps):
                 yield progress_html(done, total, "Failed"), feed_html(landed), \
                     status_html("failed", f"Failed at step {done + 1}: {error}"), story
                 raise
-            finally:
-                lines.close()
             story = story_state(novel)
             number = max(novel.paragraphs()) if step.paragraph_count else 0
             landed.append((number, step.parsed.get("Paragraph", "")))

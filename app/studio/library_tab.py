@@ -9,7 +9,7 @@ import gradio as gr
 
 from app.studio.render import live_html, status_html, word_count
 from app.studio.session import Studio, no_story, story_state, user_errors
-from app.studio.streaming import follow
+from app.studio.streaming import relay
 from recurrentgpt import export
 from recurrentgpt.errors import USER_ERRORS, Cancelled
 
@@ -47,15 +47,9 @@ def start_story(studio: Studio, session: str, prefs: dict, premise: str, title: 
 
     label = "Writing the opening…"
     yield live_html(""), status_html("generating", label), no_story()
-    lines = follow(work, cancel)
     try:
-        while True:
-            try:
-                raw = next(lines)
-            except StopIteration as done:
-                novel = done.value
-                break
-            yield live_html(raw), status_html("generating", label), no_story()
+        novel = yield from relay(work, cancel,
+                                 lambda raw: (live_html(raw), status_html("generating", label), no_story()))
     except Cancelled:
         yield "", status_html("stopped", "Stopped; no story was created."), no_story()
         return
@@ -63,8 +57,6 @@ def start_story(studio: Studio, session: str, prefs: dict, premise: str, title: 
         yield "", status_html("failed", f"Failed: {error}"), no_story()
         with user_errors():
             raise
-    finally:
-        lines.close()
     yield "", status_html("ready", f"Started “{novel.info.title}”."), story_state(novel)
 
 

@@ -11,7 +11,7 @@ import gradio as gr
 
 from app.studio.render import esc, live_html, paragraphs_html, status_html
 from app.studio.session import Studio, story_state, user_errors
-from app.studio.streaming import follow
+from app.studio.streaming import relay
 from memory.ids import slugify
 from recurrentgpt.errors import USER_ERRORS, Cancelled
 from recurrentgpt.fiction import PlaySession
@@ -83,23 +83,15 @@ def stream_turn(studio: Studio, session_hash: str, story: dict, prefs: dict, act
         play = PlaySession(novel, backend)
         cancel = studio.new_cancel(session_hash)
         yield live_html(""), status_html("generating", label), story
-        lines = follow(lambda on_text, cancel: play.act(action, on_text=on_text, cancel=cancel), cancel)
         try:
-            while True:
-                try:
-                    raw = next(lines)
-                except StopIteration as done:
-                    scene = done.value
-                    break
-                yield live_html(raw), status_html("generating", label), story
+            scene = yield from relay(lambda on_text, cancel: play.act(action, on_text=on_text, cancel=cancel), cancel,
+                                     lambda raw: (live_html(raw), status_html("generating", label), story))
         except Cancelled:
             yield "", status_html("stopped", "Stopped; nothing was saved."), story_state(novel)
             return
         except USER_ERRORS as error:
             yield "", status_html("failed", f"Failed: {error}"), story_state(novel)
             return
-        finally:
-            lines.close()
         yield "", status_html("ready", f"Turn {scene.turn}."), story_state(novel)
 
 
@@ -162,23 +154,14 @@ def start_fiction(studio: Studio, session_hash: str, prefs: dict, premise: str, 
     label = "Writing the opening scene…"
     empty = {"id": None, "version": None}
     yield live_html(""), status_html("generating", label), empty
-    lines = follow(work, cancel)
     try:
-        while True:
-            try:
-                raw = next(lines)
-            except StopIteration as done:
-                novel = done.value
-                break
-            yield live_html(raw), status_html("generating", label), empty
+        novel = yield from relay(work, cancel, lambda raw: (live_html(raw), status_html("generating", label), empty))
     except Cancelled:
         yield "", status_html("stopped", "Stopped; no story was created."), empty
         return
     except USER_ERRORS as error:
         yield "", status_html("failed", f"Failed: {error}"), empty
         return
-    finally:
-        lines.close()
     yield "", status_html("ready", "Your story begins."), story_state(novel)
 
 

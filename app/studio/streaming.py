@@ -61,3 +61,19 @@ def follow(work: Callable[[Callable[[str], None], threading.Event], T],
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def relay(work: Callable[[Callable[[str], None], threading.Event], T], cancel: threading.Event,
+          update: Callable[[str], tuple]) -> Generator[tuple, None, T]:
+    """`follow` the work, yielding `update(reply_so_far)` (the handler's
+    outputs while it writes) for each batch of text; return the work's result."""
+    lines = follow(work, cancel)
+    try:
+        while True:
+            try:
+                raw = next(lines)
+            except StopIteration as done:
+                return done.value
+            yield update(raw)
+    finally:
+        lines.close()

@@ -6,7 +6,7 @@ import gradio as gr
 
 from app.studio.render import live_html, novel_html, status_html
 from app.studio.session import Studio, story_state, user_errors
-from app.studio.streaming import follow
+from app.studio.streaming import relay
 from recurrentgpt.errors import USER_ERRORS, Cancelled
 
 PLAN_CHOICES = [("Plan 1", "1"), ("Plan 2", "2"), ("Plan 3", "3"), ("My own instruction", "custom")]
@@ -38,23 +38,14 @@ def stream_step(studio: Studio, session: str, story: dict, prefs: dict, make_wor
         cancel = studio.new_cancel(session)
         work = make_work(novel, backend)
         yield live_html(""), status_html("generating", label), story
-        lines = follow(work, cancel)
         try:
-            while True:
-                try:
-                    raw = next(lines)
-                except StopIteration as done:
-                    step = done.value
-                    break
-                yield live_html(raw), status_html("generating", label), story
+            step = yield from relay(work, cancel, lambda raw: (live_html(raw), status_html("generating", label), story))
         except Cancelled:
             yield "", status_html("stopped", "Stopped; nothing was saved."), story_state(novel)
             return
         except USER_ERRORS as error:
             yield "", status_html("failed", f"Failed: {error}"), story_state(novel)
             raise
-        finally:
-            lines.close()
         yield "", status_html("ready", f"Paragraph {step.paragraph_count} written."), story_state(novel)
 
 
