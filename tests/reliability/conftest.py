@@ -53,10 +53,11 @@ _TALLY = Tally()
 @pytest.fixture(scope="session")
 def tally():
     yield _TALLY
-    if _TALLY.rows:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "reliability.json").write_text(json.dumps(_TALLY.rows, indent=2, sort_keys=True))
-        (ARTIFACTS / "reliability.md").write_text(_TALLY.table())
+    if _TALLY.rows:  # RELIABILITY_ARTIFACTS: another folder, so that parallel runs don't overwrite each other
+        folder = Path(os.environ.get("RELIABILITY_ARTIFACTS") or ARTIFACTS)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "reliability.json").write_text(json.dumps(_TALLY.rows, indent=2, sort_keys=True))
+        (folder / "reliability.md").write_text(_TALLY.table())
 
 
 # -- what a story looks like ------------------------------------------------------
