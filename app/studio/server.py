@@ -8,6 +8,9 @@ from recurrentgpt.errors import RecurrentGPTError
 
 CSS = (Path(__file__).with_name("studio.css")).read_text(encoding="utf-8")
 AUTH_VAR = "RECURRENTGPT_AUTH"
+# Uploads are bible JSON files and the like: small. A bigger one is refused
+# before it reaches the disk.
+MAX_UPLOAD = "5mb"
 
 
 def is_loopback(host: str) -> bool:
@@ -55,5 +58,5 @@ def launch(host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, *
     # Streams of different sessions run side by side; one session's are serialised by its own UI locks.
     demo.queue(default_concurrency_limit=16)
     demo.launch(server_name=host, server_port=port, auth=credentials, css=CSS, prevent_thread_lock=not block,
-                quiet=quiet, show_error=False, footer_links=["api"], inbrowser=False, ssr_mode=False)
+                quiet=quiet, show_error=False, max_file_size=MAX_UPLOAD, footer_links=["api"], inbrowser=False, ssr_mode=False)
     return demo
