@@ -36,14 +36,19 @@ class StoryStore:
             n += 1
         return f"{base}-{n}"
 
-    def create_story(self, story_id: str, **fields) -> StoryInfo:
+    def create_story(self, story_id: str, first_step: StepDraft | None = None, **fields) -> StoryInfo:
+        """A new story; with `first_step`, the story and its first step are
+        recorded in one transaction, so no story ever exists without a head."""
         check_story_id(story_id)
         with self.db.session.begin() as s:
             if s.get(Story, story_id) is not None:
                 raise ConcurrentEdit(f"A story with id {story_id!r} already exists; choose another id.")
-            row = Story(id=story_id, **fields)
+            row = Story(id=story_id, version=0, **fields)
             s.add(row)
             s.flush()
+            if first_step is not None:
+                self._commit(s, story_id, None, 0, first_step)
+                s.refresh(row)
             return _info(row)
 
     def story(self, story_id: str) -> StoryInfo:
@@ -219,40 +224,43 @@ class StoryStore:
         """Record a step as the new head, atomically. Raises ConcurrentEdit if
         the story's version is no longer `expected_version`."""
         with self.db.session.begin() as s:
-            self._claim(s, story_id, expected_version)
-            live_count = s.scalar(select(func.count()).where(LiveParagraph.story_id == story_id)) or 0
-            existing = set(
-                s.scalars(
-                    select(LiveParagraph.number).where(
-                        LiveParagraph.story_id == story_id, LiveParagraph.number.in_(list(draft.paragraphs))
-                    )
+            return self._commit(s, story_id, parent_id, expected_version, draft)
+
+    def _commit(self, s, story_id: str, parent_id: int | None, expected_version: int, draft: StepDraft) -> StepRecord:
+        self._claim(s, story_id, expected_version)
+        live_count = s.scalar(select(func.count()).where(LiveParagraph.story_id == story_id)) or 0
+        existing = set(
+            s.scalars(
+                select(LiveParagraph.number).where(
+                    LiveParagraph.story_id == story_id, LiveParagraph.number.in_(list(draft.paragraphs))
                 )
             )
-            added = sum(1 for n, t in draft.paragraphs.items() if t is not None and n not in existing)
-            removed = sum(1 for n, t in draft.paragraphs.items() if t is None and n in existing)
-            row = Step(
-                story_id=story_id,
-                parent_id=parent_id,
-                kind=draft.kind,
-                title=draft.title,
-                outline=draft.outline,
-                short_term=draft.short_term,
-                plans=list(draft.plans),
-                paragraph_count=live_count + added - removed,
-                **draft.extras,
-            )
-            s.add(row)
+        )
+        added = sum(1 for n, t in draft.paragraphs.items() if t is not None and n not in existing)
+        removed = sum(1 for n, t in draft.paragraphs.items() if t is None and n in existing)
+        row = Step(
+            story_id=story_id,
+            parent_id=parent_id,
+            kind=draft.kind,
+            title=draft.title,
+            outline=draft.outline,
+            short_term=draft.short_term,
+            plans=list(draft.plans),
+            paragraph_count=live_count + added - removed,
+            **draft.extras,
+        )
+        s.add(row)
+        s.flush()
+        for number, text in sorted(draft.paragraphs.items()):
+            paragraph = Paragraph(story_id=story_id, step_id=row.id, number=number, text=text)
+            s.add(paragraph)
             s.flush()
-            for number, text in sorted(draft.paragraphs.items()):
-                paragraph = Paragraph(story_id=story_id, step_id=row.id, number=number, text=text)
-                s.add(paragraph)
-                s.flush()
-                s.execute(delete(LiveParagraph).where(LiveParagraph.story_id == story_id, LiveParagraph.number == number))
-                if text is not None:
-                    s.add(LiveParagraph(story_id=story_id, number=number, paragraph_id=paragraph.id))
-            self._bump(s, story_id, expected_version, head_step_id=row.id, title=draft.title)
-            s.flush()
-            return _record(row)
+            s.execute(delete(LiveParagraph).where(LiveParagraph.story_id == story_id, LiveParagraph.number == number))
+            if text is not None:
+                s.add(LiveParagraph(story_id=story_id, number=number, paragraph_id=paragraph.id))
+        self._bump(s, story_id, expected_version, head_step_id=row.id, title=draft.title)
+        s.flush()
+        return _record(row)
 
     def move_head(self, story_id: str, step_id: int, expected_version: int) -> StepRecord:
         """Make `step_id` (any step of the story) the head; the live

@@ -136,15 +136,15 @@ def import_folder(library: "Library", folder: Path) -> "Novel":
     story = read_folder(folder)  # refuses before anything is created
     root = story_root(folder)
     story_id = _free_id(library, story, root)
-    info = library.store.create_story(story_id, title=story.title, premise=story.premise, genre="",
-                                      lang=story.lang, mode="novel", persona="")
+    draft = StepDraft(kind="import", title=story.title, outline=story.outline, short_term=story.short_term,
+                      plans=story.plans, paragraphs=dict(story.paragraphs))
+    draft.extras = {"instruction": f"Imported from {root}", "choice": "import"}
+    library.store.create_story(story_id, draft, title=story.title, premise=story.premise, genre="",
+                               lang=story.lang, mode="novel", persona="")
     try:
         novel = library.open(story_id)
-        draft = StepDraft(kind="import", title=story.title, outline=story.outline, short_term=story.short_term,
-                          plans=story.plans, paragraphs=dict(story.paragraphs))
-        draft.extras = {"instruction": f"Imported from {root}", "choice": "import"}
         with story_lock(novel.folder.root):
-            head = library.store.commit_step(story_id, None, info.version, draft)
+            head = novel.head
             novel.files.write_all(novel.refresh(), head)
             for relpath, text in story.bible.items():
                 novel.folder.write(relpath, text)

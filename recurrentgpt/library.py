@@ -70,8 +70,6 @@ class Library:
         sections = answer.sections
         title = title.strip() or sections["Title"].strip().strip('"*#').strip()
         story_id = story_id or self.store.new_story_id(title)
-        info = self.store.create_story(story_id, title=title, premise=premise.strip(), genre=genre, lang=lang,
-                                       mode=mode, persona=persona.strip())
         draft = StepDraft(kind="start", title=title, outline=sections["Outline"], short_term=sections["Memory"],
                           plans=[sections["Plan 1"], sections["Plan 2"], sections["Plan 3"]],
                           paragraphs={1: sections["Paragraph"]})
@@ -79,8 +77,10 @@ class Library:
                         "raw_output": answer.raw, "parsed": dict(sections.found), "backend": backend.describe(),
                         "model": answer.model, "prompt_tokens": answer.prompt_tokens,
                         "completion_tokens": answer.completion_tokens, "timings": {"model_s": answer.seconds}}
+        # The story and its first step land in one transaction: a crash leaves no story without a head.
+        self.store.create_story(story_id, draft, title=title, premise=premise.strip(), genre=genre, lang=lang,
+                                mode=mode, persona=persona.strip())
         novel = Novel(self, story_id)
         with story_lock(novel.folder.root):
-            head = self.store.commit_step(story_id, None, info.version, draft)
-            novel.files.write_all(novel.refresh(), head)
+            novel.files.write_all(novel.refresh(), novel.head)
         return novel
