@@ -93,6 +93,13 @@ class Engine:
         self.lock = threading.Lock()  # one generation at a time per model
         # Decode steps replay a CUDA graph on CUDA (captured on first use), eager elsewhere.
         self.steppers = DecodeSteppers(model)
+        self._start_mask: torch.Tensor | None = None
+
+    def start_mask(self) -> torch.Tensor:
+        """`visible_start_mask` for this tokenizer and model, built once (a pass over the vocabulary)."""
+        if self._start_mask is None:
+            self._start_mask = visible_start_mask(self.tokenizer, self.model.config.vocab_size)
+        return self._start_mask
 
     def run(self, cursor: Cursor | None, tokens: Sequence[int]) -> Cursor:
         """Feed `tokens` after `cursor` (from the empty state if None), without the cache."""
@@ -306,7 +313,7 @@ def write_sections(
     included). Returns the whole text (also streamed piece by piece to
     `on_text`) and the number of tokens the model generated.
     """
-    start_mask = visible_start_mask(engine.tokenizer, engine.model.config.vocab_size)
+    start_mask = engine.start_mask()
 
     def allowed(text_so_far: str, logits: torch.Tensor) -> torch.Tensor | None:
         return None if text_so_far.strip() else start_mask

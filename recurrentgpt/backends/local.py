@@ -30,8 +30,15 @@ if TYPE_CHECKING:
     from local_model.engine import Engine
 
 ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant"}
-# Longer sections get more of the token budget.
-SECTION_WEIGHTS = {"Paragraph": 4, "Outline": 3, "Title": 0.25, "Choice": 0.25}
+# Each labelled section ends at the end of its line, or at its own token cap: a
+# small or random model may never write a newline, and a section must not run
+# on for the whole budget. The paragraph's cap is the backend's max_tokens.
+SECTION_CAPS = {"Title": 16, "Outline": 200, "Memory": 160, "Plan 1": 48, "Plan 2": 48, "Plan 3": 48,
+                "Choice": 8, "Revised plan": 48}
+OTHER_SECTION_CAP = 64
+# The paragraph's cap when the user chose no max_tokens (Settings' default is
+# sized for a whole hosted reply; a local step is paid token by token).
+LOCAL_MAX_TOKENS = 300
 SAMPLING = dict(top_p=0.7, presence_penalty=0.3, frequency_penalty=0.3, penalty_decay=0.996)
 
 
@@ -50,14 +57,23 @@ def chat_turns(messages: Sequence[ChatMessage]) -> list[str]:
 
 
 def section_caps(labels: Sequence[str], max_tokens: int) -> list[int]:
-    weights = [SECTION_WEIGHTS.get(label, 1.0) for label in labels]
-    return [max(8, int(max_tokens * w / sum(weights))) for w in weights]
+    """Token caps, one per label: the paragraph gets `max_tokens`, every other
+    section its own cap (never more than `max_tokens`)."""
+    return [max_tokens if label == "Paragraph" else min(SECTION_CAPS.get(label, OTHER_SECTION_CAP), max_tokens)
+            for label in labels]
+
+
+def local_max_tokens(settings: Settings) -> int:
+    """The paragraph's token cap: settings.max_tokens where the user set one
+    (RECURRENTGPT_MAX_TOKENS, the studio), else LOCAL_MAX_TOKENS."""
+    default = Settings.model_fields["max_tokens"].default
+    return settings.max_tokens if settings.max_tokens != default else LOCAL_MAX_TOKENS
 
 
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, engine: "Engine", *, model_name: str, temperature: float = 0.8, max_tokens: int = 1500,
+    def __init__(self, engine: "Engine", *, model_name: str, temperature: float = 0.8, max_tokens: int = LOCAL_MAX_TOKENS,
                  seed: int | None = None):
         self.engine = engine
         self.model_name = model_name
@@ -189,7 +205,7 @@ def backend_from_settings(settings: Settings, *, seed: int | None = None) -> Loc
     except LocalModelError as error:
         raise BackendUnavailable(str(error)) from None
     return LocalBackend(engine, model_name=path.stem, temperature=settings.temperature,
-                        max_tokens=settings.max_tokens, seed=seed)
+                        max_tokens=local_max_tokens(settings), seed=seed)
 
 
 @register("local")

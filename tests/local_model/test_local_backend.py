@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from recurrentgpt.backends import ChatMessage, create_backend
+from recurrentgpt.backends.local import LOCAL_MAX_TOKENS, local_max_tokens, section_caps
 from recurrentgpt.errors import BackendUnavailable, Cancelled
 from recurrentgpt.parsing import STEP, STORY_START, parse_sections
 from recurrentgpt.settings import Settings
@@ -33,7 +34,8 @@ def test_reply_contains_every_label_and_streams_the_same_text(backend, labels):
     assert "".join(chunks) == reply.text
     sections = parse_sections(reply.text)
     assert sections.missing(labels) == []
-    assert reply.completion_tokens and reply.completion_tokens <= 120 + len(labels)
+    # Each section stops at its own cap (a random model rarely ends a line).
+    assert reply.completion_tokens and reply.completion_tokens <= sum(section_caps(labels, 120)) + len(labels)
     assert reply.model.startswith("local:")
 
 
@@ -42,6 +44,18 @@ def test_second_step_reuses_the_cached_system_turn(backend):
     changed = [MESSAGES[0], ChatMessage("user", "Something else entirely.")]
     reply = backend.generate(changed, labels=STEP)
     assert reply.extra["cached_prompt_tokens"] >= len(backend.engine.tokenizer.encode("System: You are a novelist.\nWrite in English.\n\n"))
+
+
+def test_section_caps_bound_every_section():
+    assert section_caps(("Title", "Paragraph", "Memory", "Plan 1"), 300) == [16, 300, 160, 48]
+    assert section_caps(("Paragraph", "Memory", "Unknown"), 100) == [100, 100, 64]
+
+
+def test_paragraph_cap_is_max_tokens_when_chosen(monkeypatch, tmp_path):
+    assert local_max_tokens(Settings(home=tmp_path)) == LOCAL_MAX_TOKENS
+    monkeypatch.setenv("RECURRENTGPT_MAX_TOKENS", "700")
+    settings = Settings.from_env(home=tmp_path)
+    assert settings.max_tokens == 700 and local_max_tokens(settings) == 700
 
 
 def test_free_reply_without_labels(backend):
