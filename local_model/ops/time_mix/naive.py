@@ -30,7 +30,7 @@ def token_shift_mix_naive(x: torch.Tensor, last: torch.Tensor, mixes: torch.Tens
     """
     xf = x.float()
     prev = torch.cat((last.float().unsqueeze(1), xf[:, :-1]), dim=1)
-    out = xf.unsqueeze(0) + (prev - xf).unsqueeze(0) * mixes.float()[:, None, None, :]
+    out = torch.addcmul(xf.unsqueeze(0), (prev - xf).unsqueeze(0), mixes.float()[:, None, None, :])
     return out.to(x.dtype)
 
 

@@ -38,7 +38,7 @@ def wkv7_chunk_torch(
     a: torch.Tensor,
     b: torch.Tensor,
     state: torch.Tensor | None = None,
-    chunk_size: int = 16,
+    chunk_size: int = 32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Chunked WKV-7.
 
@@ -53,52 +53,47 @@ def wkv7_chunk_torch(
     """
     B, T, H, N = r.shape
     device = r.device
-    S = torch.zeros(B, H, N, N, dtype=torch.float32, device=device) if state is None else state.float()
-    r, w, k, v, a, b = (x.float() for x in (r, w, k, v, a, b))
+    S = torch.zeros(B * H, N, N, dtype=torch.float32, device=device) if state is None else state.float().reshape(B * H, N, N)
     L = _chunk_length(w, chunk_size)
     n_chunks = -(-T // L)
     pad = n_chunks * L - T
-    if pad:
-        # Padding tokens have decay 1 and zero inputs: they leave the state as is.
-        r, w, k, v, a, b = (torch.nn.functional.pad(x, (0, 0, 0, 0, 0, pad)) for x in (r, w, k, v, a, b))
 
-    def chunked(x: torch.Tensor) -> torch.Tensor:  # (B, T, H, N) -> (B, H, n_chunks, L, N)
-        return x.view(B, n_chunks, L, H, N).permute(0, 3, 1, 2, 4)
+    def chunked(x: torch.Tensor) -> torch.Tensor:  # (B, T, H, N) -> (B*H, n_chunks, L, N), one contiguous copy
+        if pad:  # padding tokens have decay 1 and zero inputs: they leave the state as is
+            x = torch.nn.functional.pad(x, (0, 0, 0, 0, 0, pad))
+        return x.float().permute(0, 2, 1, 3).reshape(B * H, n_chunks, L, N)
 
     r, w, k, v, a, b = (chunked(x) for x in (r, w, k, v, a, b))
     cw = w.cumsum(dim=-2)  # log decay from chunk start through token t
-    cw_before = cw - w  # ... through token t-1
-    a_hat = a * cw_before.exp()
+    cw_last = cw[..., -1:, :]  # (BH, n_chunks, 1, N)
+    a_hat = a * (cw - w).exp_()  # e^{cw_{t-1}}
     r_hat = r * cw.exp()
-    b_hat = b * (-cw).exp()
-    k_hat = k * (-cw).exp()
-    decay_to_end = (cw[..., -1:, :] - cw).exp()  # e^{cw_L - cw_s}
-    b_end, k_end = b * decay_to_end, k * decay_to_end
-    chunk_decay = cw[..., -1, :].exp()  # (B, H, n_chunks, N)
+    decay_from = (-cw).exp_()
+    bk_hat = torch.cat((b * decay_from, k * decay_from), dim=-2)  # (BH, n_chunks, 2L, N): b̂ then k̂
+    to_end = (cw_last - cw).exp_()  # e^{cw_L - cw_s}
+    bk_end = torch.cat((b * to_end, k * to_end), dim=-2)
+    chunk_decay = cw_last.exp()  # (BH, n_chunks, 1, N)
 
     strict = torch.ones(L, L, dtype=torch.bool, device=device).tril(-1)
-    inclusive = torch.ones(L, L, dtype=torch.bool, device=device).tril()
-    ab = (a_hat @ b_hat.transpose(-1, -2)).masked_fill(~strict, 0.0)
-    ak = (a_hat @ k_hat.transpose(-1, -2)).masked_fill(~strict, 0.0)
-    rb = (r_hat @ b_hat.transpose(-1, -2)).masked_fill(~inclusive, 0.0)
-    rk = (r_hat @ k_hat.transpose(-1, -2)).masked_fill(~inclusive, 0.0)
-    eye = torch.eye(L, dtype=torch.float32, device=device)
-    system = eye - ab
-    # U = W S_0ᵀ + U_v: the parts of the delta-rule reads that do not depend on S_0.
-    W = torch.linalg.solve_triangular(system, a_hat, upper=False, unitriangular=True)
-    U_v = torch.linalg.solve_triangular(system, ak @ v, upper=False, unitriangular=True)
-    # Everything in O not involving S_0 or U: the plain intra-chunk attention.
-    O_v = rk @ v
+    inclusive = torch.ones(L, L, dtype=torch.bool, device=device).tril().repeat(1, 2)
+    a_bk = a_hat @ bk_hat.transpose(-1, -2)  # (BH, n_chunks, L, 2L): [Ã B̂ᵀ | Ã K̂ᵀ]
+    a_bk.masked_fill_(~strict.repeat(1, 2), 0.0)
+    r_bk = (r_hat @ bk_hat.transpose(-1, -2)).masked_fill_(~inclusive, 0.0)  # [R̃ B̂ᵀ | R̃ K̂ᵀ], token s <= t
+    system = torch.eye(L, dtype=torch.float32, device=device) - a_bk[..., :L]
+    # U = W S_0ᵀ + U_v: one triangular solve for both parts of the delta-rule reads.
+    solved = torch.linalg.solve_triangular(
+        system, torch.cat((a_hat, a_bk[..., L:] @ v), dim=-1), upper=False, unitriangular=True)
+    W, U_v = solved[..., :N], solved[..., N:]
 
-    out = torch.empty(B, H, n_chunks, L, N, dtype=torch.float32, device=device)
+    # The sequential part: per chunk, the reads U and the state carried on.
+    uv = torch.empty(B * H, n_chunks, 2 * L, N, dtype=torch.float32, device=device)  # [U; V] per chunk
+    uv[:, :, L:] = v
+    states_in = torch.empty(B * H, n_chunks, N, N, dtype=torch.float32, device=device)
     for c in range(n_chunks):
-        S_t = S.transpose(-1, -2)  # (B, H, N_k, N_v)
-        U = W[:, :, c] @ S_t + U_v[:, :, c]  # (B, H, L, N_v)
-        out[:, :, c] = r_hat[:, :, c] @ S_t + rb[:, :, c] @ U + O_v[:, :, c]
-        S = (
-            S * chunk_decay[:, :, c, None, :]
-            + U.transpose(-1, -2) @ b_end[:, :, c]
-            + v[:, :, c].transpose(-1, -2) @ k_end[:, :, c]
-        )
-    o = out.permute(0, 2, 3, 1, 4).reshape(B, n_chunks * L, H, N)[:, :T]
-    return o, S
+        states_in[:, c] = S
+        uv[:, c, :L] = torch.baddbmm(U_v[:, c], W[:, c], S.transpose(-1, -2))
+        S = torch.baddbmm(S * chunk_decay[:, c], uv[:, c].transpose(-1, -2), bk_end[:, c])
+    # Every chunk's output at once: o_t = S_0 r̃_t + sum_{s<=t} (r̃_t·b̂_s) u_s + (r̃_t·k̂_s) v_s.
+    out = (r_hat @ states_in.transpose(-1, -2)).add_(r_bk @ uv)
+    o = out.view(B, H, n_chunks * L, N).permute(0, 2, 1, 3)[:, :T]
+    return o, S.view(B, H, N, N)
