@@ -43,10 +43,18 @@ class LongTermMemory:
         for number, paragraph_id in changed.items():
             if paragraph_id is None:
                 self.index.remove(number)
-        self._embed_pending()
         wanted = {n: p for n, p in changed.items() if p is not None}
         if wanted:
             numbers, ids, blobs = self._vectors_for(wanted)
+            # The index was at the previous head, so only the changed paragraphs can
+            # lack a vector: embed those (not a query over the whole story).
+            missing = [i for i, (pid, blob) in enumerate(zip(ids, blobs)) if blob is None]
+            if missing:
+                texts = self.store.texts_of([ids[i] for i in missing])
+                vectors = self.embedder.embed([texts[ids[i]] for i in missing])
+                self.store.save_embeddings({ids[i]: vec for i, vec in zip(missing, vectors)})
+                for i, vec in zip(missing, vectors):
+                    blobs[i] = np.asarray(vec, dtype=np.float32).tobytes()
             for number, paragraph_id, blob in zip(numbers, ids, blobs):
                 self.index.put(number, paragraph_id, np.frombuffer(blob, dtype=np.float32))
 

@@ -181,6 +181,11 @@ class StoryStore:
         with self.db.session() as s:
             return [tuple(r) for r in s.execute(q).all()]
 
+    def texts_of(self, paragraph_ids: list[int]) -> dict[int, str]:
+        """Paragraph texts by paragraph row id."""
+        with self.db.session() as s:
+            return dict(s.execute(select(Paragraph.id, Paragraph.text).where(Paragraph.id.in_(paragraph_ids))).all())
+
     def save_embeddings(self, vectors: dict[int, np.ndarray]) -> None:
         with self.db.session.begin() as s:
             for paragraph_id, vector in vectors.items():
