@@ -19,6 +19,7 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import io  # noqa: E402
 import sys  # noqa: E402
+import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -34,14 +35,14 @@ PRIDE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pride_
 
 
 def timed(fn, repeat: int = 1) -> float:
-    fn()  # warm-up (allocations, TorchScript profiling)
     start = time.perf_counter()
     for _ in range(repeat):
         fn()
     return (time.perf_counter() - start) / repeat
 
 
-def ours(path: Path, tokens: list[int], decode_tokens: int) -> tuple[float, float]:
+def ours(path: Path, tokens: list[int], decode_tokens: int):
+    """(decode, prefill) closures for our model; each returns seconds."""
     model = RWKV7.from_checkpoint(path)
     prompt = torch.tensor([tokens])
 
@@ -50,10 +51,11 @@ def ours(path: Path, tokens: list[int], decode_tokens: int) -> tuple[float, floa
         for t in tokens[:decode_tokens]:
             _, state = model.forward_step(torch.tensor([t]), state)
 
-    return decode_tokens / timed(decode), len(tokens) / timed(lambda: model.forward_sequence(prompt))
+    return (lambda: timed(decode)), (lambda: timed(lambda: model.forward_sequence(prompt)))
 
 
-def reference(path: Path, tokens: list[int], decode_tokens: int) -> tuple[float, float]:
+def reference(path: Path, tokens: list[int], decode_tokens: int):
+    """(decode, prefill) closures for the rwkv package; each returns seconds."""
     with contextlib.redirect_stdout(io.StringIO()):  # it prints banners
         from rwkv.model import RWKV
 
@@ -64,7 +66,19 @@ def reference(path: Path, tokens: list[int], decode_tokens: int) -> tuple[float,
         for t in tokens[:decode_tokens]:
             _, state = model.forward([t], state)
 
-    return decode_tokens / timed(decode), len(tokens) / timed(lambda: model.forward(list(tokens), None))
+    return (lambda: timed(decode)), (lambda: timed(lambda: model.forward(list(tokens), None)))
+
+
+def interleaved(runs: dict, rounds: int) -> dict[str, list[float]]:
+    """Run every timing once per round, in turn (one warm-up round first), so
+    that load from other processes falls on both sides alike."""
+    for fn in runs.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            times[name].append(fn())
+    return times
 
 
 def prefix_cache_effect(path: Path, steps: int, scale: int) -> tuple[list[int], list[int]]:
@@ -93,8 +107,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--decode-tokens", type=int, default=None)
     parser.add_argument("--prefill-tokens", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds (median reported)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    args.rounds = args.rounds or (1 if args.tiny else 5)
+    load_before = f"{os.getloadavg()[0]:.2f}"
     shape = dict(n_layer=2, n_embd=128) if args.tiny else dict(n_layer=12, n_embd=768)
     decode_tokens = args.decode_tokens or (8 if args.tiny else 64)
     prefill_tokens = args.prefill_tokens or (64 if args.tiny else 512)
@@ -104,16 +121,22 @@ def main() -> None:
         path = Path(tmp) / "random-x070.pth"
         write_random_checkpoint(path, vocab=65536, seed=0, **shape)
         our_decode, our_prefill = ours(path, tokens, decode_tokens)
-        print(f"ours: decode {our_decode:.1f} tok/s, prefill {our_prefill:.1f} tok/s", file=sys.stderr)
         ref_decode, ref_prefill = reference(path, tokens, decode_tokens)
-        print(f"rwkv: decode {ref_decode:.1f} tok/s, prefill {ref_prefill:.1f} tok/s", file=sys.stderr)
+        times = interleaved({"our_decode": our_decode, "ref_decode": ref_decode,
+                             "our_prefill": our_prefill, "ref_prefill": ref_prefill}, args.rounds)
         without, with_cache = prefix_cache_effect(path, steps=3, scale=50 if args.tiny else 250)
 
+    median = statistics.median
+    rate = {name: [n / t for t in ts] for name, ts, n in (
+        (name, ts, decode_tokens if "decode" in name else prefill_tokens) for name, ts in times.items())}
     print(f"RWKV-7 random checkpoint {shape['n_layer']} layers x {shape['n_embd']}, vocab 65536, "
-          f"CPU fp32, {args.threads} threads, torch {torch.__version__}")
-    print(f"{'':22}{'ours tok/s':>12}{'rwkv tok/s':>12}{'ratio':>8}")
-    print(f"{f'decode ({decode_tokens} tokens)':22}{our_decode:12.1f}{ref_decode:12.1f}{our_decode / ref_decode:8.2f}")
-    print(f"{f'prefill ({prefill_tokens} tokens)':22}{our_prefill:12.1f}{ref_prefill:12.1f}{our_prefill / ref_prefill:8.2f}")
+          f"CPU fp32, {args.threads} threads, torch {torch.__version__}; median of {args.rounds} interleaved rounds; "
+          f"load average before/after {load_before} / {os.getloadavg()[0]:.2f}")
+    print(f"{'':22}{'ours tok/s':>12}{'rwkv tok/s':>12}{'ratio':>8}   per-round ratios")
+    for what, n in (("decode", decode_tokens), ("prefill", prefill_tokens)):
+        ratios = [a / b for a, b in zip(rate[f"our_{what}"], rate[f"ref_{what}"])]
+        print(f"{f'{what} ({n} tokens)':22}{median(rate[f'our_{what}']):12.1f}{median(rate[f'ref_{what}']):12.1f}"
+              f"{median(ratios):8.2f}   {' '.join(f'{r:.2f}' for r in ratios)}")
     print("prompt tokens computed per step, without / with the prefix cache:")
     for step, (a, b) in enumerate(zip(without, with_cache), 1):
         print(f"  step {step}: {a:6d} / {b:6d}")

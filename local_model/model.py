@@ -28,7 +28,7 @@ from local_model.state import LayerState, RecurrentState
 EXP_MINUS_HALF = 0.606531
 # Matrices kept in (in, out) memory order on CPU (see RWKV7.from_weights).
 CPU_TRANSPOSED = ("head.weight", "att.receptance.weight", "att.key.weight", "att.value.weight",
-                  "att.output.weight", "ffn.key.weight")
+                  "att.output.weight", "ffn.key.weight", "ffn.value.weight")
 # Group norm epsilon: 1e-5 per channel of a 64-wide head, as the model was trained.
 GROUP_NORM_EPS = 64e-5
 
