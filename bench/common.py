@@ -28,6 +28,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from memory.passages import embed_paragraphs  # noqa: E402  (needs the project on sys.path)
+
 NOVEL = Path(os.environ.get("RECURRENTGPT_BENCH_NOVEL", ROOT.parent / "shared" / "data" / "pride_and_prejudice.txt"))
 CACHE = Path(os.environ.get("RECURRENTGPT_BENCH_CACHE", ROOT / "bench" / ".cache"))
 TITLE = "Pride and Prejudice"
@@ -91,6 +93,10 @@ class VectorCache:
     @staticmethod
     def key(text: str) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
 
     def embed(self, texts: list[str]) -> np.ndarray:
         keys = [self.key(t) for t in texts]
@@ -161,7 +167,7 @@ def build_story(lib, story_id: str, paragraphs: list[str], vectors: VectorCache 
         novel.files.write_all(novel.refresh(), novel.head)
     if vectors is not None:
         pending = store.unembedded(story_id)
-        embedded = vectors.embed([text for _, _, text in pending])
+        embedded = embed_paragraphs(vectors, [text for _, _, text in pending])
         store.save_embeddings({pid: vec for (pid, _, _), vec in zip(pending, embedded)})
     return story_id
 

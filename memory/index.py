@@ -11,8 +11,14 @@ from pathlib import Path
 import numpy as np
 
 
+# A paragraph's vectors get the faiss ids number * STRIDE + 0, 1, 2, ...
+STRIDE = 1024
+
+
 class ParagraphIndex:
-    """faiss inner-product index over paragraph vectors, keyed by paragraph number."""
+    """faiss inner-product index over paragraph vectors (several per
+    paragraph: see memory.passages), keyed by paragraph number; a paragraph
+    scores by its best vector."""
 
     def __init__(self, dim: int):
         import faiss
@@ -24,17 +30,27 @@ class ParagraphIndex:
         self.step_id: int | None = None  # the head step the index reflects
 
     def __len__(self) -> int:
-        return self._index.ntotal
+        """The number of paragraphs held."""
+        return len(self.paragraph_ids)
 
-    def put(self, number: int, paragraph_id: int, vector: np.ndarray) -> None:
+    def put(self, number: int, paragraph_id: int, vectors: np.ndarray) -> None:
+        """Hold paragraph `number` as `vectors` (passages, dim), replacing what it had."""
         if number in self.paragraph_ids:
             self.remove(number)
-        self._index.add_with_ids(np.asarray(vector, dtype=np.float32).reshape(1, self.dim), np.array([number], dtype=np.int64))
-        self.paragraph_ids[number] = paragraph_id
+        self.add_many([number], [paragraph_id], [vectors])
+
+    def add_many(self, numbers: list[int], paragraph_ids: list[int], vectors: list[np.ndarray]) -> None:
+        """Add paragraphs not held yet, each with its (passages, dim) vectors, in one call."""
+        if not numbers:
+            return
+        matrices = [np.asarray(v, dtype=np.float32).reshape(-1, self.dim)[: STRIDE] for v in vectors]
+        ids = np.concatenate([number * STRIDE + np.arange(len(m), dtype=np.int64) for number, m in zip(numbers, matrices)])
+        self._index.add_with_ids(np.ascontiguousarray(np.concatenate(matrices)), ids)
+        self.paragraph_ids.update(zip(numbers, paragraph_ids))
 
     def remove(self, number: int) -> None:
         if self.paragraph_ids.pop(number, None) is not None:
-            self._index.remove_ids(np.array([number], dtype=np.int64))
+            self._index.remove_ids(self._faiss.IDSelectorRange(number * STRIDE, (number + 1) * STRIDE))
 
     def search(self, query: np.ndarray, k: int, exclude: set[int] = frozenset()) -> list[tuple[int, float]]:
         """Top `k` (number, cosine score) for each of the query rows, best first;
@@ -42,16 +58,22 @@ class ParagraphIndex:
         if len(self) == 0 or k <= 0:
             return []
         query = np.asarray(query, dtype=np.float32).reshape(-1, self.dim)
-        wanted = min(len(self), k + len(exclude))
-        scores, ids = self._index.search(query, wanted)
-        best: dict[int, float] = {}
-        for row_scores, row_ids in zip(scores, ids):
-            for score, number in zip(row_scores, row_ids):
-                number = int(number)
-                if number < 0 or number in exclude:
-                    continue
-                best[number] = max(best.get(number, -1.0), float(score))
-        return sorted(best.items(), key=lambda item: -item[1])[:k]
+        total = self._index.ntotal
+        wanted = min(total, 8 * (k + len(exclude)))
+        while True:
+            scores, ids = self._index.search(query, wanted)
+            best: dict[int, float] = {}
+            for row_scores, row_ids in zip(scores, ids):
+                for score, vector_id in zip(row_scores, row_ids):
+                    if vector_id < 0:
+                        continue
+                    number = int(vector_id) // STRIDE
+                    if number not in exclude:
+                        best[number] = max(best.get(number, -1.0), float(score))
+            # Several hits may be passages of one paragraph: widen until k paragraphs are found.
+            if len(best) >= k or wanted >= total:
+                return sorted(best.items(), key=lambda item: -item[1])[:k]
+            wanted = min(total, wanted * 4)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +97,6 @@ class ParagraphIndex:
             index.step_id = meta["step_id"]
         except Exception:
             return None
-        if index._index.ntotal != len(index.paragraph_ids) or index._index.d != dim:
+        if index._index.ntotal < len(index.paragraph_ids) or index._index.d != dim:
             return None
         return index

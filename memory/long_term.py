@@ -1,7 +1,8 @@
 """Long-term memory: the story's paragraphs, searchable by meaning.
 
-Each paragraph is embedded once, the first time it is needed, and the vector
-is stored with the paragraph in the database. The faiss index is derived: it
+Each paragraph is embedded once, the first time it is needed, as several
+vectors (the paragraph and its sentences, see memory.passages) stored with
+the paragraph in the database. The faiss index is derived: it
 follows the head incrementally, and is rebuilt from stored vectors (never by
 re-embedding) when it was saved for another head.
 """
@@ -14,6 +15,7 @@ import numpy as np
 
 from memory.embedder import Embedder
 from memory.index import ParagraphIndex
+from memory.passages import embed_paragraphs
 from memory.store import StoryStore
 
 
@@ -51,12 +53,12 @@ class LongTermMemory:
             missing = [i for i, (pid, blob) in enumerate(zip(ids, blobs)) if blob is None]
             if missing:
                 texts = self.store.texts_of([ids[i] for i in missing])
-                vectors = self.embedder.embed([texts[ids[i]] for i in missing])
+                vectors = embed_paragraphs(self.embedder, [texts[ids[i]] for i in missing])
                 self.store.save_embeddings({ids[i]: vec for i, vec in zip(missing, vectors)})
                 for i, vec in zip(missing, vectors):
-                    blobs[i] = np.asarray(vec, dtype=np.float32).tobytes()
+                    blobs[i] = vec.tobytes()
             for number, paragraph_id, blob in zip(numbers, ids, blobs):
-                self.index.put(number, paragraph_id, np.frombuffer(blob, dtype=np.float32))
+                self.index.put(number, paragraph_id, self._vectors(blob))
 
     def _vectors_for(self, wanted: dict[int, int]):
         from sqlalchemy import select
@@ -73,16 +75,17 @@ class LongTermMemory:
         self._embed_pending()
         numbers, ids, blobs = self.store.live_embeddings(self.story_id)
         index = ParagraphIndex(self.embedder.dim)
-        if numbers:
-            matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(numbers), self.embedder.dim)
-            index._index.add_with_ids(matrix, np.asarray(numbers, dtype=np.int64))
-            index.paragraph_ids = dict(zip(numbers, ids))
+        index.add_many(numbers, ids, [self._vectors(blob) for blob in blobs])
         self.index = index
+
+    def _vectors(self, blob: bytes) -> np.ndarray:
+        """A paragraph's stored vectors, (passages, dim)."""
+        return np.frombuffer(blob, dtype=np.float32).reshape(-1, self.embedder.dim)
 
     def _embed_pending(self) -> None:
         pending = self.store.unembedded(self.story_id)
         if pending:
-            vectors = self.embedder.embed([text for _, _, text in pending])
+            vectors = embed_paragraphs(self.embedder, [text for _, _, text in pending])
             self.store.save_embeddings({pid: vec for (pid, _, _), vec in zip(pending, vectors)})
 
     def search(self, queries: list[str], k: int, exclude: set[int] = frozenset()) -> list[tuple[int, float]]:
