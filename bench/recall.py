@@ -10,10 +10,12 @@ the planted paragraph among the top 1, 3 or 5 retrieved.
 Two queries are compared on the same index, the same story state and the same
 embedder:
 
-    plan alone   the plan's embedding (what the original RecurrentGPT uses)
-    engine       `Novel.context(plan)`: the engine's own retrieval, from
-                 `recurrentgpt.context.retrieval_queries(plan, short_term)`
-                 with the head's short-term memory
+    original     the plan's embedding against one vector per paragraph (what
+                 the original RecurrentGPT does)
+    engine       `Novel.context(plan)`: the engine's own retrieval, exactly as
+                 a step does it (queries from `recurrentgpt.context.retrieval_queries`,
+                 each paragraph stored as its own vector plus one per sentence,
+                 scored by its best, see memory/passages.py)
 
 The short-term memory at each point is the story's recent events (first
 sentence of each of the latest paragraphs, ~180 words), as a model's running
@@ -111,20 +113,35 @@ def measure(facts: list[Fact], home: Path, gap: int, quiet: bool = False, first:
     lib = common.library(home)
     lib.settings.retrieval_k = 5
     story = "recall"
-    ranks: dict[str, list[tuple[Fact, int | None]]] = {"plan alone": [], "engine": []}
+    ranks: dict[str, list[tuple[Fact, int | None]]] = {"original": [], "engine": []}
     for fact, where, asked in sorted(placed, key=lambda p: p[2]):
         common.build_story(lib, story, paragraphs[:asked], vectors, files=False)
         vectors.save()
         novel = lib.open(story)
+        original = whole_paragraph_index(novel)
         for plan in fact.plans:
             context = novel.context(plan)  # the engine's retrieval, exactly as a step does it
             engine = [n for n, _ in context.retrieved]
             exclude = {novel.store.last_paragraph(story)[0]}
-            alone = [n for n, _ in novel.long_term.search([plan], 5, exclude)]
-            for name, got in (("plan alone", alone), ("engine", engine)):
+            alone = [n for n, _ in original.search(novel.long_term.embedder.embed([plan]), 5, exclude)]
+            for name, got in (("original", alone), ("engine", engine)):
                 ranks[name].append((fact, got.index(where) + 1 if where in got else None))
-            log(f"[{fact.kind}] planted in {where}, asked after {asked}: plan alone {alone}, engine {engine}")
+            log(f"[{fact.kind}] planted in {where}, asked after {asked}: original {alone}, engine {engine}")
     return {"ranks": ranks, "placed": placed, "length": max(p[2] for p in placed)}
+
+
+def whole_paragraph_index(novel):
+    """The index the original RecurrentGPT searches: one vector per paragraph
+    (the first of each stored set is the whole paragraph's)."""
+    import numpy as np
+
+    from memory.index import ParagraphIndex
+
+    dim = novel.long_term.embedder.dim
+    numbers, ids, blobs = novel.store.live_embeddings(novel.id)
+    index = ParagraphIndex(dim)
+    index.add_many(numbers, ids, [np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)[:1] for blob in blobs])
+    return index
 
 
 def recall(ranks: list[tuple[Fact, int | None]], k: int, kind: str | None = None) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from stat import S_ISREG
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,56 +201,60 @@ class StoryFolder:
             raise MemoryFileError(path, line, "contains a NUL byte; memory files are plain text")
         return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
-    def scan(self, marks: dict[str, Mark]) -> FileChanges:
+    def scan(self, marks: dict[str, Mark], only: set[str] | None = None) -> FileChanges:
         """Find files that differ from their marks, by a stat per file; only
-        those are read. Raises MemoryFileError for a file that does not belong."""
+        those are read. `only` names the long-term files that may have
+        changed (from a FolderWatch); None checks them all. Raises
+        MemoryFileError for a file that does not belong."""
         changes = FileChanges()
         seen: set[str] = set()
-        for relpath, entry in self._entries():
+        for relpath, stat in self._stats(only):
             seen.add(relpath)
-            stat = entry.stat(follow_symlinks=False)
             mark = marks.get(relpath)
             if mark is not None and mark[0] == stat.st_size and mark[1] == stat.st_mtime_ns:
                 continue
             text = self.read(relpath)
-            data = text.encode("utf-8")
-            new_mark = (stat.st_size, stat.st_mtime_ns, _digest(self.path(relpath).read_bytes()))
-            if mark is not None and mark[2] == new_mark[2]:
-                changes.marks[relpath] = new_mark  # touched, same content
-                continue
-            del data
-            changes.changed[relpath] = text
+            new_mark = (stat.st_size, stat.st_mtime_ns, _digest(text.encode("utf-8")))
             changes.marks[relpath] = new_mark
+            if mark is None or mark[2] != new_mark[2]:
+                changes.changed[relpath] = text
+            # else: touched, same content; only the mark is refreshed
         for relpath in marks:
-            if relpath not in seen:
+            checked = only is None or not relpath.startswith(LONG_TERM + "/") or relpath.rsplit("/", 1)[1] in only
+            if checked and relpath not in seen:
                 changes.deleted.append(relpath)
                 changes.marks[relpath] = None
         return changes
 
-    def _entries(self):
+    def _stats(self, only: set[str] | None):
+        """(relpath, lstat) of the state files and of the long-term files (all, or those in `only`)."""
         memory = self.path("memory")
         if not memory.is_dir():
             return
         for entry in os.scandir(memory):
             relpath = f"memory/{entry.name}"
             if relpath in STATE_FILES:
-                yield relpath, entry
+                yield relpath, entry.stat(follow_symlinks=False)
         folder = self.path(LONG_TERM)
         if not folder.is_dir():
             return
-        for entry in os.scandir(folder):
-            name = entry.name
+        names = (e.name for e in os.scandir(folder)) if only is None else iter(sorted(only))
+        for name in names:
             if name.startswith(".") or name.endswith("~") or name.endswith(".swp"):
                 continue  # editors' temporary files
+            try:
+                stat = os.lstat(folder / name)
+            except FileNotFoundError:
+                continue  # reported as deleted when it had a mark
             if not _PARAGRAPH_NAME.match(name):
                 raise MemoryFileError(
                     folder / name, None,
                     "is not a paragraph file; long-term memory files are named NNNNN.md (five digits), "
                     "rename or move it",
                 )
-            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            if not S_ISREG(stat.st_mode):
                 raise MemoryFileError(folder / name, None, "is a link or a folder; memory files must be plain files")
-            yield f"{LONG_TERM}/{name}", entry
+            yield f"{LONG_TERM}/{name}", stat
 
 
 def _digest(data: bytes) -> str:

@@ -14,6 +14,7 @@ from memory.files import (
     paragraph_number, paragraph_path, parse_outline, parse_plans, render_story,
 )
 from memory.store import StepDraft, StepRecord, StoryInfo, StoryStore
+from memory.watch import FolderWatch
 
 MAX_PARAGRAPH_CHARS = 20_000
 MAX_SHORT_TERM_CHARS = 20_000
@@ -26,6 +27,8 @@ class MemorySync:
         self.story_id = folder.story_id
         self._marks: dict[str, Mark] | None = None
         self._marks_step: int | None = None
+        self._checks = 0
+        self._watch: FolderWatch | None = None
 
     # -- database -> files ---------------------------------------------------
 
@@ -106,7 +109,7 @@ class MemorySync:
         """What was edited by hand since the files were written, as a draft
         manual-edit step (None when nothing changed). Raises MemoryFileError,
         naming the file, for anything that does not parse."""
-        changes = self.folder.scan(self.marks(info))
+        changes = self.folder.scan(self.marks(info), only=self._maybe_touched())
         if not changes:
             return None, changes
         draft = StepDraft(kind="edit", title=head.title, outline=head.outline, short_term=head.short_term,
@@ -146,6 +149,21 @@ class MemorySync:
         draft.extras = {"instruction": "Edited by hand: " + ", ".join(edited), "choice": "manual",
                         "parsed": {"premise": premise}}
         return draft, changes
+
+    def _maybe_touched(self) -> set[str] | None:
+        """Long-term file names that may have changed since the last check
+        (None: check them all). A process that checks again and again (a
+        long `write`, the benchmarks) gets a folder watch from its second
+        check on, so a step does not stat thousands of files; a one-off check
+        does not spend a watch."""
+        self._checks += 1
+        if self._watch is not None and self._watch.active:
+            return self._watch.touched()
+        if self._checks >= 2:
+            folder = self.folder.path(LONG_TERM)
+            if folder.is_dir():
+                self._watch = FolderWatch(folder)  # set up before this full check, so nothing slips between
+        return None
 
     def accept_edits(self, step_id: int, changes: FileChanges) -> None:
         """Remember the files as they are now (after their edits were recorded, or touched only)."""
