@@ -126,7 +126,7 @@ def cmd_export(args) -> int:
 
 def cmd_bible(args) -> int:
     from memory.errors import MemoryFileError
-    from recurrentgpt.bible import export_file, import_file
+    from recurrentgpt.world_info import export_file, import_file
 
     novel = _library().open(args.story)
     bible = novel.bible.files

@@ -19,7 +19,7 @@ from app.studio.session import Studio, message, user_errors
 from app.studio.write import plan_argument
 from memory.bible import SUGGESTIONS, BibleEntry, check_entry_name, entry_name_for, parse_entry, render_entry
 from memory.errors import MemoryFileError
-from recurrentgpt.bible import export_file, import_file
+from recurrentgpt.world_info import export_file, import_file
 
 SNIPPET = 140
 ENTRY_HEADERS = ["Name", "Keys", "Always", "Text"]

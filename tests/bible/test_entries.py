@@ -11,7 +11,8 @@ import pytest
 from memory.bible import BibleEntry, BibleFolder, check_entry_name, entry_name_for, parse_entry, render_entry
 from memory.errors import MemoryFileError
 from memory.files import StoryFolder
-from recurrentgpt.bible import from_json, new_names, select, to_json, to_world_info
+from recurrentgpt.bible import new_names, select
+from recurrentgpt.world_info import from_json, to_json, to_world_info
 from recurrentgpt.prompts import count_tokens
 
 FIXTURES = Path(__file__).parent / "fixtures"
