@@ -154,7 +154,8 @@ class StoryStore:
         with self.db.session() as s:
             return dict(s.execute(q).all())
 
-    def last_paragraph(self, story_id: str) -> tuple[int, str] | None:
+    def last_paragraph(self, story_id: str, below: int | None = None) -> tuple[int, str] | None:
+        """(number, text) of the live paragraph with the highest number (below `below`, when given)."""
         q = (
             select(LiveParagraph.number, Paragraph.text)
             .join(Paragraph, Paragraph.id == LiveParagraph.paragraph_id)
@@ -162,6 +163,8 @@ class StoryStore:
             .order_by(LiveParagraph.number.desc())
             .limit(1)
         )
+        if below is not None:
+            q = q.where(LiveParagraph.number < below)
         with self.db.session() as s:
             row = s.execute(q).first()
             return (row[0], row[1]) if row else None

@@ -138,14 +138,17 @@ class Novel:
             raise RecurrentGPTError("The plan is empty: give 1, 2, 3, auto, or an instruction.")
         return plan, "custom"
 
-    def context(self, instruction: str, head: StepRecord | None = None) -> StepContext:
-        """The exact prompt the next step sends for `instruction`."""
+    def context(self, instruction: str, head: StepRecord | None = None, *, replacing: int | None = None) -> StepContext:
+        """The exact prompt the next step sends for `instruction`. With
+        `replacing` (regenerate), as if paragraph `replacing`, the last one,
+        were not written yet: `head` is then the step before it."""
         head = head or self.head
         info = self.info
-        last = self.store.last_paragraph(self.id)
+        last = self.store.last_paragraph(self.id, below=replacing)
+        exclude = ({last[0]} if last else set()) | ({replacing} if replacing else set())
         short_term = clip(head.short_term, MAX_SHORT_TERM_CHARS)
         plan = clip(instruction, MAX_PLAN_CHARS)
-        retrieved = self._recall(plan, short_term, head.id, exclude={last[0]} if last else set())
+        retrieved = self._recall(plan, short_term, self.info.head_step_id, exclude=exclude)
         passages = self.store.paragraphs(self.id, [n for n, _ in retrieved])
         previous = clip(last[1], MAX_PREVIOUS_CHARS) if last else ""
         # The bible files are read (and validated) here, before every step.
@@ -196,14 +199,15 @@ class Novel:
         self.import_edits()
         info = self.refresh()
         head = self.head
+        replacing = None
         if regenerate:
             if head.kind != "write" or head.parent_id is None:
                 raise RecurrentGPTError("Only a written step can be regenerated; write a step first.")
             instruction, choice = head.instruction, head.choice
+            # Written again from the head's parent, as a sibling; the head stays
+            # where it is until the new version commits, so nothing moves if it fails.
             base = self.store.step(head.parent_id)
-            # The base's paragraphs are the head's minus the one it wrote.
-            self._goto(base, info.version)
-            info = self.refresh()
+            replacing = next(n for _, n, _ in self.store.step_paragraphs(self.id, [head.id]))
         else:
             base = head
             if plan.strip().lower() == "auto":
@@ -212,12 +216,8 @@ class Novel:
                 timings["choose_s"] = time.perf_counter() - t
             else:
                 instruction, choice = self.plan_text(plan)
-        try:
-            step = self._write_from(info, base, instruction, choice, backend, on_text, cancel, timings, started)
-        except BaseException:
-            if regenerate:
-                self._goto(head, self.refresh().version)  # back to the version the writer had
-            raise
+        step = self._write_from(info, head, base, replacing, instruction, choice, backend, on_text, cancel,
+                                timings, started)
         if self.settings.suggests_bible and not (cancel is not None and cancel.is_set()):
             self.suggest_entry(step, backend)
         return step
@@ -241,9 +241,12 @@ class Novel:
         except (RecurrentGPTError, StorageError, ValueError):
             return None
 
-    def _write_from(self, info, base, instruction, choice, backend, on_text, cancel, timings, started) -> StepRecord:
+    def _write_from(self, info, shown, base, replacing, instruction, choice, backend, on_text, cancel, timings,
+                    started) -> StepRecord:
+        """Write a step from `base` while the story shows `shown` (the head:
+        the same step, or for a regenerate the version being replaced)."""
         t = time.perf_counter()
-        context = self.context(instruction, base)
+        context = self.context(instruction, base, replacing=replacing)
         timings["context_s"] = time.perf_counter() - t
         t = time.perf_counter()
         answer = ask(backend, context.messages, STEP, lang=info.lang, repairs=self.settings.repair_attempts,
@@ -257,7 +260,7 @@ class Novel:
         t = time.perf_counter()
         with story_lock(self.folder.root):
             last = self.store.last_paragraph(self.id)
-            number = (last[0] if last else 0) + 1
+            number = replacing or (last[0] if last else 0) + 1
             draft = StepDraft(
                 kind="write", title=base.title, outline=base.outline, short_term=sections["Memory"],
                 plans=[sections["Plan 1"], sections["Plan 2"], sections["Plan 3"]],
@@ -274,11 +277,11 @@ class Novel:
             step = self.store.commit_step(self.id, base.id, info.version, draft)
             timings["commit_s"] = time.perf_counter() - t
             t = time.perf_counter()
-            self.files.write_step(info, base, step, draft.paragraphs)
+            self.files.write_step(info, shown, step, draft.paragraphs)
             timings["files_s"] = time.perf_counter() - t
         t = time.perf_counter()
         paragraph_id = self.store.live_paragraph_ids_for(self.id, [number])[number]
-        self._index_follow(step.id, {number: paragraph_id}, previous=base.id)
+        self._index_follow(step.id, {number: paragraph_id}, previous=shown.id)
         timings["index_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - started
         timings["overhead_s"] = timings["total_s"] - timings["model_s"] - timings.get("choose_s", 0.0)

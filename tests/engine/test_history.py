@@ -56,3 +56,25 @@ def test_regenerate_keeps_alternatives_and_switching_restores_each(story, server
     assert novel.paragraphs()[2] == first.parsed["Paragraph"]
     text = (home / "stories" / story / "memory" / "long_term" / "00002.md").read_text().strip()
     assert text == first.parsed["Paragraph"]
+
+
+def test_a_failed_regenerate_leaves_the_story_exactly_as_it_was(story, server, home, embedder):
+    from recurrentgpt.errors import MalformedReply
+
+    library = Library()
+    novel = library.open(story)
+    backend = library.backend()
+    novel.write("1", backend)
+    written = novel.write("2", backend)
+    before = (novel.refresh().version, _files(home, story), dict(novel.paragraphs()))
+    server.enqueue("no sections at all", "still none", "nothing")
+    try:
+        novel.write("", backend, regenerate=True)
+    except MalformedReply:
+        pass
+    else:
+        raise AssertionError("the regenerate should have failed")
+    assert (novel.refresh().version, _files(home, story), dict(novel.paragraphs())) == before
+    assert novel.head.id == written.id
+    # The regenerate's prompt was the one of the replaced step: same previous paragraph, same plan.
+    assert server.requests[-3].messages[-1]["content"] == written.prompt[-1]["content"]
