@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 
 from local_model.cuda_graph import DecodeSteppers
-from local_model.model import RWKV7
+from local_model.model import RWKV7, prefill_dtype_setting
 from local_model.sampler import Sampler, SamplingOptions, StopMatcher
 from local_model.state import RecurrentState
 from local_model.tokenizer import END_OF_TEXT, WorldTokenizer
@@ -84,11 +84,15 @@ class Engine:
     """Runs a model and tokenizer: prefill with the prefix cache, then stream tokens."""
 
     def __init__(self, model: RWKV7, tokenizer: WorldTokenizer, *, cache: PrefixCache | None = None,
-                 prefill_chunk: int = 1024):
+                 prefill_chunk: int = 1024, prefill_dtype: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.cache = cache if cache is not None else PrefixCache()
         self.prefill_chunk = prefill_chunk  # bounds activation memory on long prompts
+        # Matmul dtype of prompt prefill on CPU: "auto", "fp32" or "bf16"; None
+        # follows the model's `prefill_dtype` (RECURRENTGPT_PREFILL_DTYPE).
+        # Decode steps always run in the model's dtype.
+        self.prefill_dtype = None if prefill_dtype is None else prefill_dtype_setting(prefill_dtype)
         self.stats = CacheStats()
         self.lock = threading.Lock()  # one generation at a time per model
         # Decode steps replay a CUDA graph on CUDA (captured on first use), eager elsewhere.
@@ -111,7 +115,7 @@ class Engine:
         logits = None
         for start in range(0, len(tokens), self.prefill_chunk):
             piece = torch.tensor([list(tokens[start : start + self.prefill_chunk])], dtype=torch.long)
-            logits, state = self.model.forward_sequence(piece, state)
+            logits, state = self.model.forward_sequence(piece, state, prefill_dtype=self.prefill_dtype)
         self.stats.computed_tokens += len(tokens)
         return Cursor(state, logits[0], (cursor.tokens if cursor else []) + list(tokens),
                       sampled=cursor.sampled if cursor else 0)

@@ -8,11 +8,30 @@ N head size (C = H * N), V vocabulary.
 Both entry points run the same modules: `forward_sequence` feeds a whole prompt
 (every matmul over all T tokens at once, the WKV recurrence through
 `local_model.ops.wkv7`), `forward_step` feeds one token per sequence.
+
+Mixed-precision prefill on CPU: a prompt's cost is its matmuls (compute-bound),
+and CPUs with native bf16 (avx512_bf16, amx_bf16) run bf16 matmuls about 5x
+faster than fp32. So `forward_sequence` of an fp32 model may run its matmuls on
+bf16 copies of the weights (made once), casting the activations around each
+matmul; everything else (norms, the WKV recurrence, the residual stream, the
+state) stays fp32, and decode (`forward_step`, memory-bound, where bf16
+matrix-vector products are slower here) stays fp32 throughout. The choice is
+`RWKV7.prefill_dtype`, from RECURRENTGPT_PREFILL_DTYPE:
+
+    auto (default)  bf16 on a CPU with native bf16, else fp32
+    fp32            fp32 matmuls (what the parity tests against `rwkv` run)
+    bf16            bf16 matmuls on CPU even without native support (slow there)
+
+On CUDA, for a model loaded in fp16/bf16, and where RECURRENTGPT_KERNELS forces
+the naive reference or Triton, prefill runs in the model's dtype as before.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import functools
+import os
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +40,7 @@ from torch import nn
 from local_model.checkpoint import load_checkpoint
 from local_model.config import RWKV7Config
 from local_model.ops import group_norm_bonus, token_shift_mix, wkv7
-from local_model.ops.wkv7.dispatch import use_triton
+from local_model.ops.wkv7.dispatch import kernels_setting, use_triton
 from local_model.state import LayerState, RecurrentState
 
 # The decay of each channel lies in (exp(-e^-0.5), 1): log decay = -e^-0.5 * sigmoid(.).
@@ -31,6 +50,94 @@ CPU_TRANSPOSED = ("head.weight", "att.receptance.weight", "att.key.weight", "att
                   "att.output.weight", "ffn.key.weight", "ffn.value.weight")
 # Group norm epsilon: 1e-5 per channel of a 64-wide head, as the model was trained.
 GROUP_NORM_EPS = 64e-5
+
+PREFILL_DTYPE_ENV = "RECURRENTGPT_PREFILL_DTYPE"
+_PREFILL_CHOICES = ("auto", "fp32", "bf16")
+# CPU feature flags (/proc/cpuinfo "flags" on x86, "Features" on arm64) that mean bf16 matmuls in hardware.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def prefill_dtype_setting(value: str | None = None) -> str:
+    """The prefill dtype setting ("auto", "fp32" or "bf16"): `value`, else
+    RECURRENTGPT_PREFILL_DTYPE, else "auto". Unknown values are refused."""
+    raw = os.environ.get(PREFILL_DTYPE_ENV, "auto") if value is None else value
+    setting = raw.strip().lower() or "auto"
+    aliases = {"float32": "fp32", "bfloat16": "bf16"}
+    setting = aliases.get(setting, setting)
+    if setting not in _PREFILL_CHOICES:
+        raise ValueError(f"{PREFILL_DTYPE_ENV}={raw!r} is not one of {', '.join(_PREFILL_CHOICES)}")
+    return setting
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (or the given text); empty where unreadable."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return frozenset()
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, rest = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(rest.split())
+    return frozenset(flags)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware: a bf16 flag in
+    /proc/cpuinfo, or else torch's own CPU capability naming AMX."""
+    if cpu_flags() & NATIVE_BF16_FLAGS:
+        return True
+    try:
+        return "AMX" in torch.backends.cpu.get_cpu_capability().upper()
+    except Exception:
+        return False
+
+
+def resolve_prefill_dtype(
+    setting: str, device_type: str, model_dtype: torch.dtype, *, native_bf16: bool | None = None
+) -> torch.dtype | None:
+    """The dtype of a prefill's matmuls, or None for the model's own dtype.
+
+    Only an fp32 model on CPU's torch path changes: bf16 for "bf16", and for
+    "auto" when the CPU has native bf16 (`native_bf16`, None: find out). CUDA,
+    fp16/bf16 models, and the kernels forced by RECURRENTGPT_KERNELS (the naive
+    reference, or Triton on CPU tensors in tests) keep their path.
+    """
+    setting = prefill_dtype_setting(setting)
+    if device_type != "cpu" or model_dtype != torch.float32 or setting == "fp32" or kernels_setting() != "auto":
+        return None
+    if setting == "bf16" or (cpu_has_native_bf16() if native_bf16 is None else native_bf16):
+        return torch.bfloat16
+    return None
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """F.linear in the weight's dtype, the result in x's dtype (no casts when they agree)."""
+    return F.linear(x.to(weight.dtype), weight).to(x.dtype)
+
+
+def _mm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x @ weight in the weight's dtype, the result in x's dtype (no casts when they agree)."""
+    return (x.to(weight.dtype) @ weight).to(x.dtype)
+
+
+def _matrices(module: nn.Module, names: tuple[str, ...], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """The named matrices of `module`: its parameters themselves, or for
+    `dtype` copies in that dtype, made once and kept until a parameter is
+    replaced or changed in place (same rule as `TimeMix.mixes`)."""
+    params = {name: module.get_parameter(name) for name in names}
+    if dtype is None or all(p.dtype == dtype for p in params.values()):
+        return params
+    key = (dtype, tuple((p.data_ptr(), _version(p)) for p in params.values()))
+    cached = module.__dict__.get("_low_precision")
+    if cached is None or cached[0] != key:
+        with torch.no_grad():
+            cached = (key, {name: p.detach().to(dtype) for name, p in params.items()})
+        module.__dict__["_low_precision"] = cached
+    return cached[1]
 
 
 def token_shift(x: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
@@ -51,6 +158,10 @@ def _version(t: torch.Tensor) -> int:
 
 class TimeMix(nn.Module):
     """Mixes information across tokens through the WKV-7 state (the "attention")."""
+
+    # The matrices a prefill multiplies by (v1, v2 last: layer 0 has none).
+    MATRICES = ("receptance.weight", "key.weight", "value.weight", "output.weight",
+                "w1", "w2", "a1", "a2", "g1", "g2", "v1", "v2")
 
     def __init__(self, config: RWKV7Config, layer_id: int):
         super().__init__()
@@ -80,24 +191,27 @@ class TimeMix(nn.Module):
         self.ln_x = nn.GroupNorm(self.n_head, C, eps=GROUP_NORM_EPS)
 
     def forward(
-        self, x: torch.Tensor, last_x: torch.Tensor, v_first: torch.Tensor | None, wkv_state: torch.Tensor
+        self, x: torch.Tensor, last_x: torch.Tensor, v_first: torch.Tensor | None, wkv_state: torch.Tensor,
+        matmul_dtype: torch.dtype | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B, T, C) normalised input; last_x: (B, C); v_first: (B, T, C) layer 0's
-        values (None in layer 0); wkv_state: (B, H, N, N) fp32.
+        values (None in layer 0); wkv_state: (B, H, N, N) fp32; matmul_dtype: run
+        the matmuls on copies of the weights in this dtype (None: as stored).
 
         Returns the output (B, T, C), the new token shift (B, C), v_first and the new WKV state.
         """
         B, T, C = x.shape
         H, N = self.n_head, self.head_size
+        m = _matrices(self, self.MATRICES if self.layer_id > 0 else self.MATRICES[:-2], matmul_dtype)
         # One fused pass on the Triton path (13 small kernels in plain torch).
         xr, xw, xk, xv, xa, xg = token_shift_mix(x, last_x, self.mixes())
 
-        r = self.receptance(xr)
-        k = self.key(xk)
-        v = self.value(xv)
-        log_decay = -EXP_MINUS_HALF * torch.sigmoid((self.w0 + torch.tanh(xw @ self.w1) @ self.w2).float())
-        iclr = torch.sigmoid(self.a0 + (xa @ self.a1) @ self.a2)  # in-context learning rate, (B, T, C)
-        gate = torch.sigmoid(xg @ self.g1) @ self.g2
+        r = _linear(xr, m["receptance.weight"])
+        k = _linear(xk, m["key.weight"])
+        v = _linear(xv, m["value.weight"])
+        log_decay = -EXP_MINUS_HALF * torch.sigmoid((self.w0 + _mm(torch.tanh(_mm(xw, m["w1"])), m["w2"])).float())
+        iclr = torch.sigmoid(self.a0 + _mm(_mm(xa, m["a1"]), m["a2"]))  # in-context learning rate, (B, T, C)
+        gate = _mm(torch.sigmoid(_mm(xg, m["g1"])), m["g2"])
 
         # The delta rule removes from the state what it holds under the unit key kk,
         # then writes v under k (scaled by the learning rate where k_a says so).
@@ -106,7 +220,7 @@ class TimeMix(nn.Module):
         if self.layer_id == 0:
             v_first = v
         else:  # value residual: every layer may pull its values towards layer 0's
-            v = v + (v_first - v) * torch.sigmoid(self.v0 + (xv @ self.v1) @ self.v2)
+            v = v + (v_first - v) * torch.sigmoid(self.v0 + _mm(_mm(xv, m["v1"]), m["v2"]))
 
         heads = (B, T, H, N)
         o, wkv_state = wkv7(
@@ -119,7 +233,7 @@ class TimeMix(nn.Module):
             o.view(heads), r.view(heads), k.view(heads), v.view(heads), self.r_k,
             self.ln_x.weight, self.ln_x.bias, gate, GROUP_NORM_EPS,
         )
-        return self.output(out), x[:, -1], v_first, wkv_state
+        return _linear(out, m["output.weight"]), x[:, -1], v_first, wkv_state
 
     def step(
         self, x: torch.Tensor, last_x: torch.Tensor, v_first: torch.Tensor | None, wkv_state: torch.Tensor
@@ -186,10 +300,15 @@ class ChannelMix(nn.Module):
         self.key = nn.Linear(config.n_embd, config.ffn_dim, bias=False)
         self.value = nn.Linear(config.ffn_dim, config.n_embd, bias=False)
 
-    def forward(self, x: torch.Tensor, last_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (B, T, C), last_x: (B, C) -> output (B, T, C), new token shift (B, C)."""
+    def forward(
+        self, x: torch.Tensor, last_x: torch.Tensor, matmul_dtype: torch.dtype | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, T, C), last_x: (B, C) -> output (B, T, C), new token shift (B, C).
+        matmul_dtype: as in `TimeMix.forward`; the hidden layer stays in it."""
+        m = _matrices(self, ("key.weight", "value.weight"), matmul_dtype)
         mixed = x + (token_shift(x, last_x) - x) * self.x_k
-        return self.value(torch.relu_(self.key(mixed)).square_()), x[:, -1]
+        hidden = torch.relu_(F.linear(mixed.to(m["key.weight"].dtype), m["key.weight"])).square_()
+        return F.linear(hidden, m["value.weight"]).to(x.dtype), x[:, -1]
 
     def step(self, x: torch.Tensor, last_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`forward` for one token per sequence: x, last_x (B, C) -> output (B, C), new token shift (B, C)."""
@@ -211,14 +330,16 @@ class Block(nn.Module):
         self.ffn = ChannelMix(config)
 
     def forward(
-        self, x: torch.Tensor, state: LayerState, v_first: torch.Tensor | None
+        self, x: torch.Tensor, state: LayerState, v_first: torch.Tensor | None,
+        matmul_dtype: torch.dtype | None = None,
     ) -> tuple[torch.Tensor, LayerState, torch.Tensor]:
-        """x: (B, T, C) -> (B, T, C), this layer's new state, v_first (B, T, C)."""
+        """x: (B, T, C) -> (B, T, C), this layer's new state, v_first (B, T, C).
+        matmul_dtype: as in `TimeMix.forward`."""
         if self.layer_id == 0:
             x = self.ln0(x)
-        mixed, att_shift, v_first, wkv = self.att(self.ln1(x), state.att_shift, v_first, state.wkv)
+        mixed, att_shift, v_first, wkv = self.att(self.ln1(x), state.att_shift, v_first, state.wkv, matmul_dtype)
         x = x + mixed
-        mixed, ffn_shift = self.ffn(self.ln2(x), state.ffn_shift)
+        mixed, ffn_shift = self.ffn(self.ln2(x), state.ffn_shift, matmul_dtype)
         return x + mixed, LayerState(att_shift, ffn_shift, wkv), v_first
 
     def step(
@@ -245,6 +366,8 @@ class RWKV7(nn.Module):
         self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
         self.ln_out = nn.LayerNorm(config.n_embd)
         self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # "auto", "fp32" or "bf16": the matmul dtype of CPU prefill (see the module docstring).
+        self.prefill_dtype = prefill_dtype_setting()
 
     @property
     def device(self) -> torch.device:
@@ -259,26 +382,40 @@ class RWKV7(nn.Module):
         return RecurrentState.zeros(c.n_layer, c.n_embd, c.n_head, c.head_size, batch=batch,
                                     dtype=self.dtype, device=self.device)
 
+    def prefill_matmul_dtype(self, setting: str | None = None) -> torch.dtype | None:
+        """The dtype `forward_sequence` runs its matmuls in under `setting`
+        (None: `self.prefill_dtype`), or None for the model's own dtype."""
+        return resolve_prefill_dtype(self.prefill_dtype if setting is None else setting,
+                                     self.device.type, self.dtype)
+
     @torch.inference_mode()
     def forward_sequence(
-        self, tokens: torch.Tensor, state: RecurrentState | None = None, *, all_logits: bool = False
+        self, tokens: torch.Tensor, state: RecurrentState | None = None, *, all_logits: bool = False,
+        prefill_dtype: str | None = None,
     ) -> tuple[torch.Tensor, RecurrentState]:
         """Prefill: feed tokens (B, T) after `state` (zeros if None).
 
         Returns fp32 logits (B, V) for the last token, or (B, T, V) with
-        `all_logits`, and the state after the last token.
+        `all_logits`, and the state after the last token (in the model's dtype,
+        the WKV matrices fp32, whatever `prefill_dtype`, None: `self.prefill_dtype`).
         """
         if state is None:
             state = self.zero_state(tokens.shape[0])
+        matmul_dtype = self.prefill_matmul_dtype(prefill_dtype)
         x = self.emb(tokens.to(self.device))
         v_first = None
         new_layers = []
         for block, layer_state in zip(self.blocks, state.layers):
-            x, layer_state, v_first = block(x, layer_state, v_first)
+            x, layer_state, v_first = block(x, layer_state, v_first, matmul_dtype)
             new_layers.append(layer_state)
         if not all_logits:
             x = x[:, -1]  # the head is the largest matmul: only pay it where needed
-        return self.head(self.ln_out(x)).float(), RecurrentState(tuple(new_layers))
+        x = self.ln_out(x)
+        if x.dim() == 2 or x.shape[1] == 1:
+            # One row per sequence: a matrix-vector product, memory-bound, faster in fp32 here.
+            return self.head(x).float(), RecurrentState(tuple(new_layers))
+        return _linear(x, _matrices(self, ("head.weight",), matmul_dtype)["head.weight"]).float(), \
+            RecurrentState(tuple(new_layers))
 
     def forward_step(self, tokens: torch.Tensor, state: RecurrentState | None = None) -> tuple[torch.Tensor, RecurrentState]:
         """Decode: feed one token per sequence, tokens (B,), after `state` of batch B.

@@ -14,7 +14,8 @@ from local_model.tokenizer import WorldTokenizer
 
 @pytest.fixture(scope="module")
 def engine(world_checkpoint):
-    return Engine(RWKV7.from_checkpoint(world_checkpoint), WorldTokenizer())
+    # fp32 prefill: a test below compares a stream's logits with a fresh prefill at 1e-4.
+    return Engine(RWKV7.from_checkpoint(world_checkpoint), WorldTokenizer(), prefill_dtype="fp32")
 
 
 PROMPTS = ["Once upon a time", "The ship", "Chapter one. The rain had not stopped for"]
@@ -61,5 +62,5 @@ def test_steppers_are_eager_on_cpu_and_the_stream_leaves_the_cursor_its_own_stat
     start = cursor.state
     list(engine.stream(cursor, SamplingOptions(max_tokens=4, temperature=0.0)))
     assert cursor.state is not start and len(cursor.tokens) > 1
-    logits, _ = engine.model.forward_sequence(torch.tensor([cursor.tokens]))
+    logits, _ = engine.model.forward_sequence(torch.tensor([cursor.tokens]), prefill_dtype="fp32")
     torch.testing.assert_close(cursor.logits, logits[0], atol=1e-4, rtol=1e-4)
