@@ -245,6 +245,10 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
+    if device.type == "cpu":
+        # Both paths compare kernels, not precisions: keep CPU prefill in fp32
+        # (its default there may be bf16 matmuls, see RECURRENTGPT_PREFILL_DTYPE).
+        os.environ["RECURRENTGPT_PREFILL_DTYPE"] = "fp32"
     shapes = TINY_SHAPES if args.tiny else {m: SHAPES[m] for m in (args.models or SHAPES)}
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     rows: list[Row] = []

@@ -52,7 +52,7 @@ def test_planting_puts_each_fact_in_its_paragraph():
     from bench import common, recall
 
     paragraphs = common.novel_paragraphs()
-    placed = recall.plant(paragraphs, recall.FACTS)
+    placed = recall.plant(paragraphs, recall.FACTS, first=3, spacing=12)
     for fact, where, asked in placed:
         assert fact.planted in paragraphs[where - 1]
         assert asked - where >= 300
