@@ -172,3 +172,35 @@ def test_kill_at_random_moments(cli, story, server, home, forkserver, tally):
             server.latency = 0.01
             tally.record(fault, survived=True, lost=lost)
     server.latency = 0.0
+
+
+# during `new`: the story and its first step are one transaction
+NEW_POINTS = [  # ..., stories there after the kill
+    ("new: inside the transaction that creates the story", "memory.store:StoryStore._commit", "after", 1, 0),
+    ("new: after the story is committed, before its files", "memory.store:StoryStore.create_story", "after", 1, 1),
+]
+
+
+@pytest.mark.parametrize("point", NEW_POINTS, ids=[p[0] for p in NEW_POINTS])
+def test_kill_while_starting_a_story(point, cli, server, home, forkserver, tally):
+    from tests.reliability.conftest import _library
+
+    name, target, when, nth, expected = point
+    premise = "A lighthouse keeper finds a door in the sea"
+    process = forkserver.run("new", "--premise", premise, crash={"target": target, "when": when, "nth": nth})
+    assert process.status == KILLED, (process.status, process.err)
+    library = _library(home)
+    try:
+        stories = library.store.stories()
+    finally:
+        library.db.dispose()
+    # Never a story without its first step: either none, or one whole story.
+    assert len(stories) == expected and all(info.head_step_id is not None for info in stories)
+    for info in stories:
+        if cli("memory", info.id, "--check").code != 0:
+            assert cli("write", info.id).code == 0  # rewrites the files the kill left unwritten
+        assert cli("memory", info.id, "--check").code == 0
+        assert files_match_database(home, info.id) == []
+    again = cli("new", "--premise", premise)
+    assert again.code == 0, again.err
+    tally.record(f"SIGKILL {name}", survived=True, lost=0)
