@@ -21,7 +21,6 @@ os.environ.update(RWKV_V7_ON="1", RWKV_JIT_ON="1", RWKV_CUDA_ON="0")
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import io  # noqa: E402
-import sys  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -31,7 +30,8 @@ import torch  # noqa: E402
 
 from local_model.checkpoint import write_random_checkpoint  # noqa: E402
 from local_model.engine import Engine, PrefixCache  # noqa: E402
-from local_model.model import RWKV7, cpu_has_native_bf16  # noqa: E402
+from local_model.model import RWKV7  # noqa: E402
+from local_model.precision import cpu_has_native_bf16  # noqa: E402
 from local_model.tokenizer import WorldTokenizer  # noqa: E402
 
 PRIDE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pride_and_prejudice.txt"

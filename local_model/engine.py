@@ -15,7 +15,8 @@ from typing import Callable, Iterator, Sequence
 import torch
 
 from local_model.cuda_graph import DecodeSteppers
-from local_model.model import RWKV7, prefill_dtype_setting
+from local_model.model import RWKV7
+from local_model.precision import prefill_dtype_setting
 from local_model.sampler import Sampler, SamplingOptions, StopMatcher
 from local_model.state import RecurrentState
 from local_model.tokenizer import END_OF_TEXT, WorldTokenizer

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from local_model.engine import Engine
-from local_model.model import (
+from local_model.model import RWKV7
+from local_model.precision import (
     PREFILL_DTYPE_ENV,
-    RWKV7,
     cpu_flags,
     cpu_has_native_bf16,
     prefill_dtype_setting,
