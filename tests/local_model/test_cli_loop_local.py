@@ -9,25 +9,15 @@ import time
 
 import pytest
 
-from app.cli import main
 
 
 @pytest.fixture
-def local_cli(home, embedder, world_checkpoint, monkeypatch, capsys):
+def local_cli(home, cli, world_checkpoint, monkeypatch):
+    """The shared in-process command line, pointed at the tiny local model."""
     monkeypatch.setenv("RECURRENTGPT_BACKEND", "local")
     monkeypatch.setenv("RECURRENTGPT_LOCAL_MODEL", str(world_checkpoint))
     monkeypatch.setenv("RECURRENTGPT_DEVICE", "cpu")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exit:
-            code = exit.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return cli
 
 
 def test_new_then_write_three_steps(local_cli, home):
@@ -35,11 +25,11 @@ def test_new_then_write_three_steps(local_cli, home):
     from recurrentgpt.parsing import STEP, STORY_START, parse_sections
 
     started = time.perf_counter()
-    code, out, err = local_cli("new", "--premise", "A lighthouse keeper finds a door in the sea")
-    assert code == 0, err
-    story = out.strip().splitlines()[-1]
-    code, out, err = local_cli("write", story, "--steps", "3")
-    assert code == 0, err
+    started_story = local_cli("new", "--premise", "A lighthouse keeper finds a door in the sea")
+    assert started_story.code == 0, started_story.err
+    story = started_story.last_line
+    written = local_cli("write", story, "--steps", "3")
+    assert written.code == 0, written.err
     elapsed = time.perf_counter() - started
 
     library = Library()

@@ -86,6 +86,15 @@ def _library(home: Path):
     return Library(Settings.from_env(home=home))
 
 
+def steps_of(home: Path, story: str) -> list:
+    """Every step of the story (all branches), read with a connection of its own."""
+    library = _library(home)
+    try:
+        return library.store.steps(story)
+    finally:
+        library.db.dispose()
+
+
 def snapshot(home: Path, story: str) -> Snapshot:
     library = _library(home)
     try:

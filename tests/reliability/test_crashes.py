@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.reliability.conftest import files_match_database, lost_paragraphs, snapshot, wait_until
+from tests.reliability.conftest import files_match_database, lost_paragraphs, snapshot, steps_of, wait_until
 
 KILLED = -9
 
@@ -108,7 +108,7 @@ def test_kill_while_importing_a_hand_edit(point, cli, story, server, home, forks
     assert process.status == KILLED, (process.status, process.err)
     lost = _verify_after_kill(cli, home, story, before)
     # The hand edit was imported (by the killed run or the next one), never dropped.
-    library_steps = _steps(home, story)
+    library_steps = steps_of(home, story)
     assert any(s.kind == "edit" and s.short_term == edited for s in library_steps)
     tally.record(f"SIGKILL {name}", survived=True, lost=lost)
 
@@ -121,21 +121,11 @@ def test_kill_while_undoing(point, cli, story, server, home, forkserver, tally):
     process = forkserver.run("undo", story, crash={"target": target, "when": when, "nth": nth})
     assert process.status == KILLED, (process.status, process.err)
     after = snapshot(home, story)
-    assert after.head in (before.head, _steps(home, story)[0].id)
+    assert after.head in (before.head, steps_of(home, story)[0].id)
     # undo keeps the undone step in history: nothing committed is lost from the database
     assert after.steps == before.steps and after.all_paragraph_rows == before.all_paragraph_rows
     _verify_after_kill(cli, home, story, after)
     tally.record(f"SIGKILL {name}", survived=True, lost=0)
-
-
-def _steps(home, story):
-    from tests.reliability.conftest import _library
-
-    library = _library(home)
-    try:
-        return library.store.steps(story)
-    finally:
-        library.db.dispose()
 
 
 def _committed_or_one_more(before):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.reliability.conftest import _library, assert_clean_failure, files_match_database, snapshot
+from tests.reliability.conftest import _library, assert_clean_failure, files_match_database, snapshot, steps_of
 
 FILES = ["memory/outline.md", "memory/short_term.md", "memory/plans.md", "memory/long_term/00001.md",
          "memory/long_term/00002.md", "memory/long_term/00007.md"]
@@ -40,13 +40,6 @@ def _copy(template, tmp_path) -> Path:
     return target
 
 
-def _steps(home, story):
-    library = _library(home)
-    try:
-        return library.store.steps(story)
-    finally:
-        library.db.dispose()
-
 
 def _expected_text(data: bytes) -> str | None:
     """What the engine should import from these bytes, or None if it must refuse them."""
@@ -66,7 +59,7 @@ def _judge(cli, home, story, relpath, data, before, tally, fault) -> None:
     assert "Traceback" not in result.err, result.err
     after = snapshot(home, story)
     if result.code == 0:
-        edits = [s for s in _steps(home, story) if s.kind == "edit"]
+        edits = [s for s in steps_of(home, story) if s.kind == "edit"]
         assert len(edits) == 1, "the edit was not recorded as one step"
         edit = edits[0]
         text = _expected_text(data)
@@ -226,7 +219,7 @@ def test_thousands_of_files(template, tmp_path, cli, tally):
         (folder / f"{n:05d}.md").write_text(f"Added by hand, paragraph {n}.\n", encoding="utf-8")
     result = cli("--home", home, "undo", story)
     assert result.code == 0, result.err
-    edit = next(s for s in _steps(home, story) if s.kind == "edit")
+    edit = next(s for s in steps_of(home, story) if s.kind == "edit")
     assert edit.paragraph_count == 2002
     tally.record("hand edit: 2,000 paragraph files added", survived=True)
     # 1,000 files that are not paragraphs: refused, naming one of them
