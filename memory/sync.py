@@ -11,7 +11,7 @@ from __future__ import annotations
 from memory.errors import MemoryFileError
 from memory.files import (
     LONG_TERM, OUTLINE, PLANS, SHORT_TERM, STATE_FILES, STORY, FileChanges, Mark, StoryFolder,
-    paragraph_number, paragraph_path, parse_outline, parse_plans, render_story,
+    paragraph_number, paragraph_path, parse_outline, parse_plans, render_plans, render_story,
 )
 from memory.store import StepDraft, StepRecord, StoryInfo, StoryStore
 from memory.watch import FolderWatch
@@ -59,11 +59,11 @@ class MemorySync:
             marks.update(self.folder.write_state(head.title, info.premise, head.outline, head.short_term, head.plans))
         else:
             marks[SHORT_TERM] = self.folder.write(SHORT_TERM, head.short_term.strip() + "\n")
-            from memory.files import render_plans
-
             marks[PLANS] = self.folder.write(PLANS, render_plans(head.plans))
-        appended_only = True
-        last = max(self._known_numbers(), default=0)
+        # story.md grows by appending when the step only added new paragraphs
+        # at the end; anything else rewrites it.
+        known = self._marks
+        appended_only = known is not None and head.title == previous.title and self.folder.path(STORY).exists()
         for number, text in sorted(changed.items()):
             relpath = paragraph_path(number)
             if text is None:
@@ -71,18 +71,23 @@ class MemorySync:
                 marks[relpath] = None
                 appended_only = False
             else:
+                appended_only = appended_only and relpath not in known
                 marks[relpath] = self.folder.write_paragraph(number, text)
-                appended_only &= number > last
-        if appended_only and (head.title == previous.title) and self.folder.path(STORY).exists():
+        if appended_only and changed:
+            last = self.store.last_paragraph(self.story_id)
+            appended_only = last is not None and last[0] == max(changed)
+        if not changed and head.title == previous.title:
+            pass  # the novel itself did not change
+        elif appended_only:
             self.folder.append(STORY, "".join(changed[n].strip() + "\n\n" for n in sorted(changed)))
         else:
-            self.folder.write(STORY, render_story(head.title, list(self.store.paragraphs(self.story_id).values())))
+            self.write_novel(head)
         self.store.record_files(self.story_id, head.id, marks)
         self._remember(head.id, marks)
 
-    def _known_numbers(self):
-        marks = self._marks or {}
-        return (n for n in (paragraph_number(p) for p in marks) if n is not None)
+    def write_novel(self, head: StepRecord) -> None:
+        """Rewrite story.md, the novel so far (a view: never read back)."""
+        self.folder.write(STORY, render_story(head.title, list(self.store.paragraphs(self.story_id).values())))
 
     # -- files -> database ---------------------------------------------------
 

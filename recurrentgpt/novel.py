@@ -28,7 +28,7 @@ from recurrentgpt.context import (
     MAX_OUTLINE_CHARS, MAX_PASSAGE_CHARS, MAX_PLAN_CHARS, MAX_PREVIOUS_CHARS, MAX_SHORT_TERM_CHARS,
     StepContext, clip, retrieval_queries,
 )
-from recurrentgpt.errors import RecurrentGPTError
+from recurrentgpt.errors import Cancelled, RecurrentGPTError
 from recurrentgpt.parsing import CHOICE, STEP, parse_choice
 from recurrentgpt.replies import ask
 
@@ -96,6 +96,8 @@ class Novel:
         self.files.accept_edits(step.id, changes)
         if draft.title != head.title or premise != info.premise:
             self.files.write_all(self.refresh(), step)  # story.md carries the title
+        elif draft.paragraphs:
+            self.files.write_novel(step)  # paragraphs edited, added or deleted by hand
         self.refresh()
         changed_ids = self.store.live_paragraph_ids_for(self.id, list(draft.paragraphs))
         self._index_follow(step.id, {n: changed_ids.get(n) for n in draft.paragraphs}, previous=head.id)
@@ -253,8 +255,6 @@ class Novel:
                      on_text=on_text, cancel=cancel)
         timings["model_s"] = time.perf_counter() - t
         if cancel is not None and cancel.is_set():
-            from recurrentgpt.errors import Cancelled
-
             raise Cancelled("Stopped; nothing was saved.")
         sections = answer.sections
         t = time.perf_counter()

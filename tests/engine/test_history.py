@@ -78,3 +78,27 @@ def test_a_failed_regenerate_leaves_the_story_exactly_as_it_was(story, server, h
     assert novel.head.id == written.id
     # The regenerate's prompt was the one of the replaced step: same previous paragraph, same plan.
     assert server.requests[-3].messages[-1]["content"] == written.prompt[-1]["content"]
+
+
+def test_story_md_is_always_the_novel_of_the_current_branch(story, server, home, embedder):
+    from memory.files import render_story
+
+    library = Library()
+    novel = library.open(story)
+    backend = library.backend()
+    story_md = home / "stories" / story / "story.md"
+
+    def expected():
+        return render_story(novel.head.title, list(novel.paragraphs().values()))
+
+    novel.write("1", backend)  # appended
+    novel.write("2", backend)
+    assert story_md.read_text() == expected()
+    novel.write("1", backend, regenerate=True)  # the last paragraph replaced
+    assert story_md.read_text() == expected()
+    novel.edit(paragraphs={2: "Mara wrote in the log that the door had moved."})  # a change in the middle
+    assert story_md.read_text() == expected()
+    (home / "stories" / story / "memory" / "long_term" / "00002.md").unlink()  # by hand
+    novel.write("1", backend)
+    assert story_md.read_text() == expected()
+    assert "door had moved" not in story_md.read_text()
